@@ -1,0 +1,34 @@
+# Zyeuté Redis layer. `make help` lists the targets.
+GO ?= go
+PKGS ?= ./...
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: help run build test test-short lint interop bench deps
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+run: ## run the service (works with no Redis configured: degraded mode)
+	$(GO) run -ldflags "$(LDFLAGS)" ./cmd/zyeute serve
+
+build: ## build bin/zyeute
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/zyeute ./cmd/zyeute
+
+deps: ## install what the tests need (redis-server, the interop npm packages)
+	./scripts/ensure-test-deps.sh
+
+test: deps ## run every test against real redis-server processes, with -race
+	$(GO) vet $(PKGS)
+	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+
+interop: deps ## run only the Node BullMQ interop suite
+	$(GO) test -race -count=1 -v ./interop/...
+
+lint: ## go vet and staticcheck
+	$(GO) vet $(PKGS)
+	$(GO) run $(STATICCHECK) $(PKGS)
+
+bench: deps ## run the benchmarks (not part of test or CI)
+	$(GO) test -run '^$$' -bench . -benchmem ./queue/...

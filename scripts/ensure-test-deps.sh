@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs when it is missing, or stops with the
+# exact command to run. It never lets the Redis or interop tests be skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_root() {
+  echo "error: $1 is missing and this user cannot install it." >&2
+  echo "run: $2" >&2
+  exit 1
+}
+
+if ! command -v redis-server >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "redis-server missing: installing it from Debian's packages" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+    # Debian's package starts a service on 6379; tests start their own servers.
+  else
+    need_root redis-server "sudo apt-get update && sudo apt-get install -y redis-server"
+  fi
+fi
+
+if [ -f interop/package-lock.json ]; then
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    need_root "node and npm" "sudo apt-get install -y nodejs npm"
+  fi
+  if [ ! -d interop/node_modules/bullmq ] || [ interop/package-lock.json -nt interop/node_modules/.package-lock.json ]; then
+    echo "installing the interop peer's npm packages from its lock file" >&2
+    (cd interop && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+fi
