@@ -1,0 +1,86 @@
+package queue
+
+import (
+	"fmt"
+	"strings"
+)
+
+// DefaultPrefix is BullMQ's default key prefix.
+const DefaultPrefix = "bull"
+
+// keys names every Redis key of one queue, exactly as BullMQ 6.7.0 does:
+// "<prefix>:<queue>:<suffix>" for queue keys and "<prefix>:<queue>:<id>" for
+// a job's hash. Pure functions only; no I/O.
+type keys struct {
+	prefix string // "bull"
+	name   string // queue name
+	base   string // "bull:name:"
+}
+
+func newKeys(prefix, name string) keys {
+	return keys{prefix: prefix, name: name, base: prefix + ":" + name + ":"}
+}
+
+// validateNames checks a prefix and a queue name the way Node BullMQ does
+// (the name must not contain ':'); braces are kept as given, never added.
+func validateNames(prefix, name string) error {
+	if prefix == "" {
+		return fmt.Errorf("queue: prefix must not be empty")
+	}
+	if name == "" {
+		return fmt.Errorf("queue: queue name must not be empty")
+	}
+	if strings.Contains(name, ":") {
+		return fmt.Errorf("queue: queue name %q must not contain ':'", name)
+	}
+	if len(name) > 512 || len(prefix) > 512 {
+		return fmt.Errorf("queue: prefix and queue name must be at most 512 bytes")
+	}
+	return nil
+}
+
+func (k keys) key(suffix string) string { return k.base + suffix }
+
+func (k keys) wait() string            { return k.base + "wait" }
+func (k keys) paused() string          { return k.base + "paused" } // legacy, never written
+func (k keys) active() string          { return k.base + "active" }
+func (k keys) prioritized() string     { return k.base + "prioritized" }
+func (k keys) pc() string              { return k.base + "pc" }
+func (k keys) delayed() string         { return k.base + "delayed" }
+func (k keys) waitingChildren() string { return k.base + "waiting-children" }
+func (k keys) completed() string       { return k.base + "completed" }
+func (k keys) failed() string          { return k.base + "failed" }
+func (k keys) stalled() string         { return k.base + "stalled" }
+func (k keys) stalledCheck() string    { return k.base + "stalled-check" }
+func (k keys) limiter() string         { return k.base + "limiter" }
+func (k keys) meta() string            { return k.base + "meta" }
+func (k keys) id() string              { return k.base + "id" }
+func (k keys) events() string          { return k.base + "events" }
+func (k keys) marker() string          { return k.base + "marker" }
+func (k keys) repeat() string          { return k.base + "repeat" }
+
+// job is the hash of job id; lock, logs and the flow keys hang off it.
+func (k keys) job(id string) string  { return k.base + id }
+func (k keys) lock(id string) string { return k.base + id + ":lock" }
+func (k keys) logs(id string) string { return k.base + id + ":logs" }
+
+// stateKey maps a state to the key holding its ids.
+func (k keys) stateKey(s JobState) string {
+	switch s {
+	case StateWaiting:
+		return k.wait()
+	case StatePrioritized:
+		return k.prioritized()
+	case StateDelayed:
+		return k.delayed()
+	case StateActive:
+		return k.active()
+	case StateWaitingChildren:
+		return k.waitingChildren()
+	case StateCompleted:
+		return k.completed()
+	case StateFailed:
+		return k.failed()
+	}
+	return ""
+}

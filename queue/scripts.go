@@ -1,0 +1,83 @@
+package queue
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The Lua scripts are ours, written from the protocol description. Each file
+// in lua/ is one atomic operation; files in lua/includes/ are shared
+// functions pulled in with a line `--@include "name"` (one level, each
+// include at most once per script).
+//
+//go:embed lua/*.lua lua/includes/*.lua
+var luaFS embed.FS
+
+var includeRe = regexp.MustCompile(`(?m)^--@include "([a-zA-Z0-9_]+)"\s*$`)
+
+// loadSource returns the script with its includes expanded.
+func loadSource(name string) string {
+	b, err := luaFS.ReadFile("lua/" + name + ".lua")
+	if err != nil {
+		panic(fmt.Sprintf("queue: missing embedded script %s: %v", name, err))
+	}
+	seen := map[string]bool{}
+	src := includeRe.ReplaceAllStringFunc(string(b), func(line string) string {
+		inc := includeRe.FindStringSubmatch(line)[1]
+		if seen[inc] {
+			return ""
+		}
+		seen[inc] = true
+		ib, err := luaFS.ReadFile("lua/includes/" + inc + ".lua")
+		if err != nil {
+			panic(fmt.Sprintf("queue: script %s includes missing %s", name, inc))
+		}
+		return strings.TrimRight(string(ib), "\n")
+	})
+	return src
+}
+
+// script is one embedded Lua script, run with EVALSHA and an EVAL fallback
+// on NOSCRIPT (go-redis Script.Run).
+type script struct {
+	name string
+	s    *redis.Script
+}
+
+func newScript(name string) *script {
+	return &script{name: name, s: redis.NewScript(loadSource(name))}
+}
+
+// Scripter is the part of a go-redis client the queue needs to run scripts.
+// redis.UniversalClient satisfies it, as do pipelines.
+type Scripter = redis.Scripter
+
+// run executes the script and maps a negative integer reply to the exported
+// error for that code, wrapped with the operation name and job id.
+func (s *script) run(ctx context.Context, c Scripter, jobID string, keys []string, args ...any) (any, error) {
+	res, err := s.s.Run(ctx, c, keys, args...).Result()
+	if err != nil {
+		if err == redis.Nil {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("queue: %s: %w", s.name, err)
+	}
+	if code, ok := res.(int64); ok && code < 0 {
+		return nil, codeError(s.name, jobID, code)
+	}
+	return res, nil
+}
+
+// load makes sure the script is cached on the server, so pipelines (which
+// send only EVALSHA) can use it.
+func (s *script) load(ctx context.Context, c Scripter) error {
+	if err := s.s.Load(ctx, c).Err(); err != nil {
+		return fmt.Errorf("queue: loading script %s: %w", s.name, err)
+	}
+	return nil
+}
