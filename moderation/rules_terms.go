@@ -139,7 +139,7 @@ var (
 		"stupid") + ` ` + groups + `\b`
 	groupDeath = `\b(?:` + alt("tous les", "toutes les", "les", "all", "all the", "the") + ` )?` + groups + ` ` +
 		alt("devraient", "doivent", "vont", "meritent de", "should", "must", "deserve to", "need to", "have to",
-		"are going to", "sont des", "are all", "are", "sont tous des", "sont toutes des") + ` ` +
+			"are going to", "sont des", "are all", "are", "sont tous des", "sont toutes des") + ` ` +
 		alt("mourir", "crever", "etre tues", "etre tuees", "disparaitre", "etre deportes", "etre gazes", "bruler",
 			"die", "be killed", "be deported", "be gassed", "burn", "be exterminated", "animaux", "animals",
 			"vermine", "vermin", "rats", "parasites", "cancer", "dechets", "trash", "cockroaches", "coquerelles",

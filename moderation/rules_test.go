@@ -10,15 +10,15 @@ import (
 func TestFoldForMatching(t *testing.T) {
 	t.Parallel()
 	cases := map[string]string{
-		"Mange d’la MARDE!!!":     " mange d la marde ",
-		"Câlisse":                 " calisse ",
-		"T'ES UN OSTIE DE CAVE":   " t es un ostie de cave ",
-		"tabarnaaaaak":            " tabarnak ",
-		"c0nnard":                 " connard ",
-		"f*ck you":                " fck you ",
+		"Mange d’la MARDE!!!":    " mange d la marde ",
+		"Câlisse":                " calisse ",
+		"T'ES UN OSTIE DE CAVE":  " t es un ostie de cave ",
+		"tabarnaaaaak":           " tabarnak ",
+		"c0nnard":                " connard ",
+		"f*ck you":               " fck you ",
 		"  Œuvre   à   l'école ": " oeuvre a l ecole ",
-		"14yo 1488":               " 14yo 1488 ",
-		"":                        " ",
+		"14yo 1488":              " 14yo 1488 ",
+		"":                       " ",
 	}
 	for in, want := range cases {
 		if got := foldForMatching(in); got != want {
