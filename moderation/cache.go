@@ -1,0 +1,420 @@
+package moderation
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
+)
+
+// RedisClient is what the cache needs from go-redis. redis.UniversalClient
+// (a *redis.Client, *redis.ClusterClient or *redis.Ring) satisfies it.
+type RedisClient interface {
+	Pipeline() redis.Pipeliner
+	HGetAll(ctx context.Context, key string) *redis.MapStringStringCmd
+}
+
+// CacheConfig configures a Cache. The zero value is valid.
+type CacheConfig struct {
+	// TTL of a cached verdict. Defaults to 24h.
+	TTL time.Duration
+	// Jitter is the largest fraction of TTL removed at random from each
+	// entry's TTL, so that entries written together do not expire together.
+	// Must be in [0, 0.5]; a negative value means no jitter. Defaults to 0.05.
+	Jitter float64
+	// RedisTimeout bounds every Redis round trip of the cache, so that a dead
+	// or stalled Redis does not stall moderation (the request then bypasses
+	// the cache). Defaults to 250ms.
+	RedisTimeout time.Duration
+	// KeyPrefix of verdict keys: <KeyPrefix><sha256 hex>. Defaults to
+	// "zyeute:moderation:v1:".
+	KeyPrefix string
+	// StatsKey is the Redis hash of fleet-wide counters. Defaults to
+	// KeyPrefix + "stats".
+	StatsKey string
+	// PolicyVersion is Zyeuté's moderation policy version; it is part of the
+	// key, so changing it drops every cached verdict without a flush.
+	// Defaults to "1".
+	PolicyVersion string
+	// ProviderTimeout bounds one provider call made on behalf of callers
+	// (the call outlives an impatient caller so its verdict can be cached).
+	// Defaults to 60s.
+	ProviderTimeout time.Duration
+	// Available reports whether Redis is usable right now (wire it to the
+	// shared connection state). When it returns false the cache is bypassed
+	// without trying Redis. Defaults to nil: always try when a client is set.
+	Available func() bool
+	// Logger receives "Cache hit"/"Cache miss" at debug level (with the key
+	// hash prefix, never the content) and rate-limited Redis warnings.
+	// Defaults to a logger that discards.
+	Logger *slog.Logger
+}
+
+// Cache caches the verdicts of a provider in Redis. It is safe for
+// concurrent use.
+type Cache struct {
+	rdb         RedisClient
+	provider    Moderator
+	info        ProviderInfo
+	cfg         CacheConfig
+	log         *slog.Logger
+	ctxTimeouts bool // the client honours context deadlines itself
+
+	sf singleflight.Group
+
+	hits, misses, bypasses, errs, coalesced, redisErrs, providerCalls atomic.Int64
+	// Fleet increments not yet written (Redis was down): flushed with the
+	// next successful lookup.
+	pendBypasses, pendMisses, pendErrs atomic.Int64
+
+	ai atomic.Pointer[aiState]
+
+	warnMu         sync.Mutex
+	lastWarn       time.Time
+	suppressedWarn int
+}
+
+type aiState struct {
+	at  time.Time
+	err string
+}
+
+// Result is a verdict and whether it came from the cache.
+type Result struct {
+	Verdict
+	// Cached is true when the verdict was read from Redis.
+	Cached bool `json:"cached"`
+}
+
+// Default cache settings.
+const (
+	DefaultTTL          = 24 * time.Hour
+	DefaultJitter       = 0.05
+	DefaultRedisTimeout = 250 * time.Millisecond
+	DefaultKeyPrefix    = "zyeute:moderation:v1:"
+)
+
+// NewCache builds a cache in front of provider. rdb may be nil: Redis not
+// configured, every call goes to the provider (counted as a bypass). cfg may
+// be nil for the defaults. The cache never closes rdb.
+func NewCache(rdb RedisClient, provider Moderator, cfg *CacheConfig) (*Cache, error) {
+	if provider == nil {
+		return nil, fmt.Errorf("%w: provider is nil", ErrInvalidConfig)
+	}
+	c := CacheConfig{}
+	if cfg != nil {
+		c = *cfg
+	}
+	if c.TTL == 0 {
+		c.TTL = DefaultTTL
+	}
+	switch {
+	case c.Jitter == 0:
+		c.Jitter = DefaultJitter
+	case c.Jitter < 0:
+		c.Jitter = 0
+	}
+	if c.RedisTimeout == 0 {
+		c.RedisTimeout = DefaultRedisTimeout
+	}
+	if c.KeyPrefix == "" {
+		c.KeyPrefix = DefaultKeyPrefix
+	}
+	if c.StatsKey == "" {
+		c.StatsKey = c.KeyPrefix + "stats"
+	}
+	if c.PolicyVersion == "" {
+		c.PolicyVersion = "1"
+	}
+	if c.ProviderTimeout == 0 {
+		c.ProviderTimeout = 60 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	switch {
+	case c.TTL < time.Millisecond:
+		return nil, fmt.Errorf("%w: TTL must be at least 1ms, got %s", ErrInvalidConfig, c.TTL)
+	case c.Jitter > 0.5:
+		return nil, fmt.Errorf("%w: Jitter must be in [0, 0.5], got %v", ErrInvalidConfig, c.Jitter)
+	case c.RedisTimeout < 0:
+		return nil, fmt.Errorf("%w: RedisTimeout must be positive", ErrInvalidConfig)
+	case c.ProviderTimeout < 0:
+		return nil, fmt.Errorf("%w: ProviderTimeout must be positive", ErrInvalidConfig)
+	}
+	info := provider.Info()
+	if info.Provider == "" {
+		return nil, fmt.Errorf("%w: provider has no name", ErrInvalidConfig)
+	}
+	cache := &Cache{rdb: rdb, provider: provider, info: info, cfg: c, log: c.Logger}
+	cache.ctxTimeouts = honoursContext(rdb)
+	return cache, nil
+}
+
+// honoursContext reports whether the client applies context deadlines to its
+// socket reads (go-redis ContextTimeoutEnabled). When it does not, the cache
+// enforces RedisTimeout by waiting in a separate goroutine.
+func honoursContext(rdb RedisClient) bool {
+	switch c := rdb.(type) {
+	case *redis.Client:
+		return c.Options().ContextTimeoutEnabled
+	case *redis.ClusterClient:
+		return c.Options().ContextTimeoutEnabled
+	case *redis.Ring:
+		return c.Options().ContextTimeoutEnabled
+	}
+	return false
+}
+
+// Provider returns the provider behind the cache.
+func (c *Cache) Provider() Moderator { return c.provider }
+
+// Moderate returns the verdict for content, from Redis when cached, else
+// from the provider (and then stores it). Concurrent identical requests share
+// one lookup and one provider call. Invalid content returns ErrEmptyContent,
+// ErrAmbiguousContent, ErrContentTooLarge or ErrInvalidImageURL; a provider
+// failure wraps ErrProvider. Redis problems never cause an error. The
+// returned maps must be treated as read-only.
+func (c *Cache) Moderate(ctx context.Context, content Content) (Result, error) {
+	if err := content.validate(); err != nil {
+		return Result{}, err
+	}
+	hash := ContentHash(content, c.info, c.cfg.PolicyVersion)
+	leader := false
+	ch := c.sf.DoChan(hash, func() (any, error) {
+		leader = true
+		// The shared call must not die with the first caller's context.
+		return c.lookupOrCall(context.WithoutCancel(ctx), content, hash)
+	})
+	select {
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	case r := <-ch:
+		if r.Err != nil {
+			return Result{}, r.Err
+		}
+		res := r.Val.(Result)
+		if !leader {
+			c.coalesced.Add(1)
+			res.Categories = maps.Clone(res.Categories)
+			res.Scores = maps.Clone(res.Scores)
+		}
+		return res, nil
+	}
+}
+
+// lookupOrCall is one singleflight call: lookup, then provider and store.
+func (c *Cache) lookupOrCall(ctx context.Context, content Content, hash string) (Result, error) {
+	key := c.cfg.KeyPrefix + hash
+	if !c.redisUsable() {
+		return c.bypass(ctx, content)
+	}
+	var get *redis.StringCmd
+	err := c.redisDo(ctx, func(ctx context.Context) error {
+		pipe := c.rdb.Pipeline()
+		get = pipe.Get(ctx, key)
+		pipe.HIncrBy(ctx, c.cfg.StatsKey, "lookups", 1)
+		pend := c.takePending(ctx, pipe)
+		_, err := pipe.Exec(ctx)
+		if err != nil && !errors.Is(err, redis.Nil) {
+			pend.restore(c)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		c.redisFailed(ctx, "lookup", err)
+		return c.bypass(ctx, content)
+	}
+	if raw, gerr := get.Bytes(); gerr == nil {
+		if v, ok := decodeVerdict(raw); ok {
+			c.hits.Add(1)
+			c.log.LogAttrs(ctx, slog.LevelDebug, "Cache hit", slog.String("key", hash[:16]), slog.String("provider", c.info.Provider))
+			return Result{Verdict: v, Cached: true}, nil
+		}
+		c.log.LogAttrs(ctx, slog.LevelWarn, "Cache entry unreadable, treating as a miss", slog.String("key", hash[:16]))
+	}
+	c.misses.Add(1)
+	c.log.LogAttrs(ctx, slog.LevelDebug, "Cache miss", slog.String("key", hash[:16]), slog.String("provider", c.info.Provider))
+
+	v, perr := c.callProvider(ctx, content)
+	err = c.redisDo(ctx, func(ctx context.Context) error {
+		pipe := c.rdb.Pipeline()
+		if perr == nil {
+			raw, err := encodeVerdict(v)
+			if err != nil {
+				return err
+			}
+			pipe.Set(ctx, key, raw, c.ttl())
+		} else {
+			pipe.HIncrBy(ctx, c.cfg.StatsKey, "errors", 1)
+		}
+		pipe.HIncrBy(ctx, c.cfg.StatsKey, "misses", 1)
+		_, err := pipe.Exec(ctx)
+		return err
+	})
+	if err != nil {
+		c.pendMisses.Add(1)
+		if perr != nil {
+			c.pendErrs.Add(1)
+		}
+		c.redisFailed(ctx, "store", err)
+	}
+	if perr != nil {
+		return Result{}, perr
+	}
+	return Result{Verdict: v}, nil
+}
+
+// bypass calls the provider without Redis.
+func (c *Cache) bypass(ctx context.Context, content Content) (Result, error) {
+	c.bypasses.Add(1)
+	if c.rdb != nil {
+		c.pendBypasses.Add(1)
+	}
+	v, err := c.callProvider(ctx, content)
+	if err != nil {
+		if c.rdb != nil {
+			c.pendErrs.Add(1)
+		}
+		return Result{}, err
+	}
+	return Result{Verdict: v}, nil
+}
+
+// callProvider calls the provider with ProviderTimeout and records the
+// outcome for AIStatus.
+func (c *Cache) callProvider(ctx context.Context, content Content) (Verdict, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.ProviderTimeout)
+	defer cancel()
+	c.providerCalls.Add(1)
+	v, err := c.provider.Moderate(ctx, content)
+	st := &aiState{at: time.Now()}
+	if err != nil {
+		c.errs.Add(1)
+		if !errors.Is(err, ErrProvider) {
+			err = fmt.Errorf("%w: %s: %w", ErrProvider, c.info.Provider, err)
+		}
+		st.err = truncate(err.Error(), 300)
+	}
+	c.ai.Store(st)
+	return v, err
+}
+
+func (c *Cache) redisUsable() bool {
+	return c.rdb != nil && (c.cfg.Available == nil || c.cfg.Available())
+}
+
+// redisDo runs fn with RedisTimeout. If the client does not honour context
+// deadlines itself, fn runs in a goroutine that is abandoned on timeout (it
+// ends at the client's own read timeout).
+func (c *Cache) redisDo(ctx context.Context, fn func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.RedisTimeout)
+	if c.ctxTimeouts {
+		defer cancel()
+		return fn(ctx)
+	}
+	done := make(chan error, 1)
+	go func() {
+		defer cancel()
+		done <- fn(ctx)
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("redis: no answer within %s", c.cfg.RedisTimeout)
+	}
+}
+
+// redisFailed counts a Redis error and logs it, at most once per 10s.
+func (c *Cache) redisFailed(ctx context.Context, op string, err error) {
+	c.redisErrs.Add(1)
+	c.warnMu.Lock()
+	now := time.Now()
+	if now.Sub(c.lastWarn) < 10*time.Second {
+		c.suppressedWarn++
+		c.warnMu.Unlock()
+		return
+	}
+	suppressed := c.suppressedWarn
+	c.lastWarn, c.suppressedWarn = now, 0
+	c.warnMu.Unlock()
+	c.log.LogAttrs(ctx, slog.LevelWarn, "Moderation cache: Redis error, calling the provider directly",
+		slog.String("op", op), slog.String("error", err.Error()), slog.Int("suppressed", suppressed))
+}
+
+// pending is a set of fleet increments taken for one pipeline.
+type pending struct{ bypasses, misses, errs int64 }
+
+func (c *Cache) takePending(ctx context.Context, pipe redis.Pipeliner) pending {
+	p := pending{c.pendBypasses.Swap(0), c.pendMisses.Swap(0), c.pendErrs.Swap(0)}
+	if p.bypasses > 0 {
+		pipe.HIncrBy(ctx, c.cfg.StatsKey, "bypasses", p.bypasses)
+	}
+	if p.misses > 0 {
+		pipe.HIncrBy(ctx, c.cfg.StatsKey, "misses", p.misses)
+	}
+	if p.errs > 0 {
+		pipe.HIncrBy(ctx, c.cfg.StatsKey, "errors", p.errs)
+	}
+	return p
+}
+
+func (p pending) restore(c *Cache) {
+	c.pendBypasses.Add(p.bypasses)
+	c.pendMisses.Add(p.misses)
+	c.pendErrs.Add(p.errs)
+}
+
+// ttl returns TTL minus up to Jitter of it.
+func (c *Cache) ttl() time.Duration {
+	j := time.Duration(float64(c.cfg.TTL) * c.cfg.Jitter)
+	if j <= 0 {
+		return c.cfg.TTL
+	}
+	return c.cfg.TTL - rand.N(j+1)
+}
+
+// verdictFormat is the version of the stored JSON.
+const verdictFormat = 1
+
+type storedVerdict struct {
+	V int `json:"v"`
+	Verdict
+	At int64 `json:"at"`
+}
+
+func encodeVerdict(v Verdict) ([]byte, error) {
+	return json.Marshal(storedVerdict{V: verdictFormat, Verdict: v, At: time.Now().Unix()})
+}
+
+func decodeVerdict(raw []byte) (Verdict, bool) {
+	var s storedVerdict
+	if err := json.Unmarshal(raw, &s); err != nil || s.V != verdictFormat || s.Provider == "" {
+		return Verdict{}, false
+	}
+	if s.Categories == nil {
+		s.Categories = map[string]bool{}
+	}
+	if s.Scores == nil {
+		s.Scores = map[string]float64{}
+	}
+	return s.Verdict, true
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

@@ -1,0 +1,231 @@
+package moderation
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+)
+
+// ModerationRequest is the body of POST /api/moderation: exactly one field.
+type ModerationRequest struct {
+	Text        *string `json:"text,omitempty"`
+	ImageURL    *string `json:"image_url,omitempty"`
+	ImageBase64 *string `json:"image_base64,omitempty"`
+}
+
+// maxBodyBytes fits a 10 MiB image in base64 plus JSON overhead.
+const maxBodyBytes = (MaxImageBytes+2)/3*4 + 64<<10
+
+// apiError is an error with an HTTP status and a message safe to show.
+type apiError struct {
+	status int
+	msg    string
+	err    error // logged, not shown
+}
+
+func (e *apiError) Error() string { return e.msg }
+
+// handlerFunc is an HTTP handler that returns an error; serve writes it.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+func (c *Cache) serve(h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := h(w, r)
+		if err == nil {
+			return
+		}
+		var ae *apiError
+		if !errors.As(err, &ae) {
+			ae = &apiError{status: http.StatusInternalServerError, msg: "internal error", err: err}
+		}
+		level := slog.LevelDebug
+		if ae.status >= 500 {
+			level = slog.LevelWarn
+		}
+		attrs := []slog.Attr{slog.String("path", r.URL.Path), slog.Int("status", ae.status), slog.String("error", ae.msg)}
+		if ae.err != nil {
+			attrs = append(attrs, slog.String("cause", ae.err.Error()))
+		}
+		c.log.LogAttrs(r.Context(), level, "Moderation request failed", attrs...)
+		writeJSON(w, ae.status, map[string]string{"error": ae.msg})
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Handler serves POST /api/moderation. The body is one JSON object with
+// exactly one of "text", "image_url" (http or https) or "image_base64"
+// (standard or URL-safe base64, padded or not, optionally a data: URL); the
+// answer is {"flagged","categories","scores","provider","model","cached"}
+// (plus "unsupported" and "note" when the provider cannot judge the content).
+//
+// Errors are {"error": "..."}: 400 for invalid JSON, unknown fields, empty
+// content, more than one field or a non-http(s) image_url; 413 for a body,
+// text over 1 MiB or image over 10 MiB; 415 for a non-JSON Content-Type;
+// 502 when the provider fails.
+func (c *Cache) Handler() http.Handler {
+	return c.serve(func(w http.ResponseWriter, r *http.Request) error {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			return &apiError{status: http.StatusMethodNotAllowed, msg: "method not allowed: use POST"}
+		}
+		if ct := r.Header.Get("Content-Type"); ct != "" {
+			mt, _, err := mime.ParseMediaType(ct)
+			if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+				return &apiError{status: http.StatusUnsupportedMediaType, msg: "Content-Type must be application/json"}
+			}
+		}
+		content, err := decodeRequest(w, r)
+		if err != nil {
+			return err
+		}
+		res, err := c.Moderate(r.Context(), content)
+		if err != nil {
+			return toAPIError(r.Context(), c.info.Provider, err)
+		}
+		writeJSON(w, http.StatusOK, res)
+		return nil
+	})
+}
+
+func decodeRequest(w http.ResponseWriter, r *http.Request) (Content, error) {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	dec.DisallowUnknownFields()
+	var req ModerationRequest
+	if err := dec.Decode(&req); err != nil {
+		return Content{}, bodyError(err)
+	}
+	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
+		if err != nil && isTooLarge(err) {
+			return Content{}, bodyError(err)
+		}
+		return Content{}, &apiError{status: http.StatusBadRequest, msg: "invalid JSON: the body must be a single object"}
+	}
+	given := 0
+	for _, p := range []*string{req.Text, req.ImageURL, req.ImageBase64} {
+		if p != nil {
+			given++
+		}
+	}
+	switch {
+	case given == 0:
+		return Content{}, &apiError{status: http.StatusBadRequest, msg: "empty content: give one of text, image_url or image_base64"}
+	case given > 1:
+		return Content{}, &apiError{status: http.StatusBadRequest, msg: ErrAmbiguousContent.Error()}
+	}
+	switch {
+	case req.Text != nil:
+		return Content{Text: *req.Text}, nil
+	case req.ImageURL != nil:
+		return Content{ImageURL: *req.ImageURL}, nil
+	}
+	data, err := decodeImageBase64(*req.ImageBase64)
+	if err != nil {
+		return Content{}, err
+	}
+	return Content{ImageData: data}, nil
+}
+
+// decodeImageBase64 accepts standard or URL-safe base64, with or without
+// padding, optionally as a data: URL, and checks the decoded size before
+// decoding.
+func decodeImageBase64(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "data:") {
+		i := strings.Index(s, ";base64,")
+		if i < 0 {
+			return nil, &apiError{status: http.StatusBadRequest, msg: "image_base64: data URL must be base64-encoded"}
+		}
+		s = s[i+len(";base64,"):]
+	}
+	if s == "" {
+		return nil, &apiError{status: http.StatusBadRequest, msg: "empty content: image_base64 is empty"}
+	}
+	if base64.RawStdEncoding.DecodedLen(len(s)) > MaxImageBytes+2 {
+		return nil, &apiError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("image too large: the limit is %d bytes", MaxImageBytes)}
+	}
+	var data []byte
+	var err error
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if data, err = enc.DecodeString(s); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, &apiError{status: http.StatusBadRequest, msg: "image_base64 is not valid base64"}
+	}
+	if len(data) > MaxImageBytes {
+		return nil, &apiError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("image too large: the limit is %d bytes", MaxImageBytes)}
+	}
+	if len(data) == 0 {
+		return nil, &apiError{status: http.StatusBadRequest, msg: "empty content: image_base64 is empty"}
+	}
+	return data, nil
+}
+
+func isTooLarge(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.As(err, &mbe)
+}
+
+func bodyError(err error) error {
+	if isTooLarge(err) {
+		return &apiError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body too large: the limit is %d bytes", maxBodyBytes)}
+	}
+	if errors.Is(err, io.EOF) {
+		return &apiError{status: http.StatusBadRequest, msg: "empty body: send a JSON object"}
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return &apiError{status: http.StatusBadRequest, msg: "invalid JSON"}
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return &apiError{status: http.StatusBadRequest, msg: fmt.Sprintf("invalid JSON: field %q must be a string", te.Field)}
+	}
+	// Unknown fields: json: unknown field "x".
+	return &apiError{status: http.StatusBadRequest, msg: "invalid JSON: " + strings.TrimPrefix(err.Error(), "json: ")}
+}
+
+func toAPIError(ctx context.Context, provider string, err error) error {
+	switch {
+	case errors.Is(err, ErrEmptyContent):
+		return &apiError{status: http.StatusBadRequest, msg: "empty content: give one of text, image_url or image_base64"}
+	case errors.Is(err, ErrAmbiguousContent), errors.Is(err, ErrInvalidImageURL):
+		return &apiError{status: http.StatusBadRequest, msg: strings.TrimPrefix(err.Error(), "moderation: ")}
+	case errors.Is(err, ErrContentTooLarge):
+		return &apiError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("content too large: text is limited to %d bytes, images to %d bytes", MaxTextBytes, MaxImageBytes)}
+	case ctx.Err() != nil:
+		return &apiError{status: http.StatusServiceUnavailable, msg: "request cancelled", err: err}
+	case errors.Is(err, ErrProvider):
+		return &apiError{status: http.StatusBadGateway, msg: fmt.Sprintf("moderation provider %q failed; the content was not judged, try again later", provider), err: err}
+	}
+	return &apiError{status: http.StatusInternalServerError, msg: "internal error", err: err}
+}
+
+// StatsHandler serves GET /api/admin/moderation/stats: the Stats document
+// (local and fleet counters and hit rates). Admin authentication is the
+// router's job.
+func (c *Cache) StatsHandler() http.Handler {
+	return c.serve(func(w http.ResponseWriter, r *http.Request) error {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			return &apiError{status: http.StatusMethodNotAllowed, msg: "method not allowed: use GET"}
+		}
+		writeJSON(w, http.StatusOK, c.Stats(r.Context()))
+		return nil
+	})
+}
