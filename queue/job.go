@@ -1,7 +1,9 @@
 package queue
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -175,3 +177,33 @@ func jobFromHash(id string, h map[string]string) (*Job, error) {
 
 // TimestampTime is Timestamp as a time.Time.
 func (j *Job) TimestampTime() time.Time { return time.UnixMilli(j.Timestamp) }
+
+// UpdateProgress stores v (any JSON value) as the job's progress and emits
+// a `progress` event carrying the same JSON. The job must come from a
+// Worker or Queue.GetJob.
+func (j *Job) UpdateProgress(ctx context.Context, v any) error {
+	if j.q == nil {
+		return errors.New("queue: job not bound to a queue")
+	}
+	b, err := marshalJSON(v)
+	if err != nil {
+		return fmt.Errorf("queue: progress cannot be encoded as JSON: %w", err)
+	}
+	if _, err := scriptUpdateProgress.run(ctx, j.q.c, j.ID, []string{j.q.k.meta(), j.q.k.events()},
+		j.q.k.base, j.ID, string(b)); err != nil {
+		return err
+	}
+	j.Progress = json.RawMessage(b)
+	return nil
+}
+
+// Log appends a line to the job's log (`<job>:logs`), keeping only the
+// last KeepLogs lines when the job's keepLogs option is set.
+func (j *Job) Log(ctx context.Context, line string) error {
+	if j.q == nil {
+		return errors.New("queue: job not bound to a queue")
+	}
+	_, err := scriptAddLog.run(ctx, j.q.c, j.ID, []string{j.q.k.job(j.ID), j.q.k.logs(j.ID)},
+		line, j.Opts.KeepLogs)
+	return err
+}

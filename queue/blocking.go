@@ -1,0 +1,95 @@
+package queue
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// connectionName is the name of a worker's blocking connection, as Node
+// BullMQ names it (protocol §11.9): "<prefix>:<base64(queue)>" plus
+// ":w:<name>" for a named worker. Node's queue.getWorkers() finds workers
+// by this name.
+func connectionName(prefix, queue, worker string) string {
+	n := prefix + ":" + base64.StdEncoding.EncodeToString([]byte(queue))
+	if worker != "" {
+		n += ":w:" + worker
+	}
+	return n
+}
+
+// blocker owns the dedicated connection a worker blocks on (BZPOPMIN on
+// the marker). It is a separate go-redis client cloned from the caller's
+// options with a pool of one and ClientName set, so a blocked read never
+// holds one of the caller's pooled connections and CLIENT LIST shows the
+// worker. Supported: *redis.Client (including failover clients made by
+// NewFailoverClient: the clone reuses their sentinel-aware dialer) and
+// *redis.ClusterClient. For any other UniversalClient (Ring, wrappers) the
+// worker blocks on the given client itself, without a connection name.
+type blocker struct {
+	c     redis.UniversalClient
+	owned bool
+}
+
+func newBlocker(c redis.UniversalClient, name string) *blocker {
+	switch v := c.(type) {
+	case *redis.Client:
+		o := *v.Options()
+		o.ClientName = name
+		o.PoolSize = 1
+		o.MinIdleConns = 0
+		o.MaxIdleConns = 1
+		o.ContextTimeoutEnabled = true // the watchdog deadline reaches the socket
+		o.MaxRetries = -1              // the fetch loop retries itself
+		return &blocker{c: redis.NewClient(&o), owned: true}
+	case *redis.ClusterClient:
+		o := *v.Options()
+		o.ClientName = name
+		o.PoolSize = 1
+		o.MinIdleConns = 0
+		o.MaxIdleConns = 1
+		o.ContextTimeoutEnabled = true
+		o.MaxRetries = -1
+		return &blocker{c: redis.NewClusterClient(&o), owned: true}
+	}
+	return &blocker{c: c}
+}
+
+// errNotReady means the marker said the next job is due later; block again.
+var errNotReady = errors.New("queue: next job not due yet")
+
+// wait blocks on the marker for at most timeout (never 0, which would block
+// forever). A watchdog deadline of timeout + 1 s bounds the read even when
+// the server never answers; go-redis then drops the connection.
+// It returns blockUntil > 0 when the popped marker names a future time.
+func (b *blocker) wait(ctx context.Context, markerKey string, timeout time.Duration, now func() time.Time) (blockUntil int64, err error) {
+	if timeout < time.Millisecond {
+		timeout = time.Millisecond
+	}
+	wctx, cancel := context.WithTimeout(ctx, timeout+time.Second)
+	defer cancel()
+	res, err := b.c.BZPopMin(wctx, timeout, markerKey).Result()
+	if err != nil {
+		if errors.Is(err, redis.Nil) {
+			return 0, nil // timed out: fetch (this also promotes due delayed jobs)
+		}
+		if wctx.Err() != nil && ctx.Err() == nil {
+			return 0, nil // watchdog fired: treat as a timeout
+		}
+		return 0, err
+	}
+	bu := int64(res.Score)
+	if bu <= 0 || bu-now().UnixMilli() < 1 {
+		return 0, nil
+	}
+	return bu, errNotReady
+}
+
+func (b *blocker) close() {
+	if b.owned {
+		_ = b.c.Close()
+	}
+}

@@ -1,0 +1,205 @@
+-- Shared worker-side functions (protocol §9.7–§9.12). Written for this
+-- project from the protocol text. Needs the "common" include first.
+--
+-- Every worker script receives the same KEYS layout (see workerKeys in
+-- worker_scripts.go), so the queue table below is built once here:
+-- KEYS[1] wait      KEYS[2] active     KEYS[3] prioritized KEYS[4] pc
+-- KEYS[5] delayed   KEYS[6] marker     KEYS[7] events      KEYS[8] meta
+-- KEYS[9] limiter   KEYS[10] stalled   KEYS[11] stalled-check
+-- KEYS[12] completed KEYS[13] failed   KEYS[14] repeat
+local Q = {
+  wait = KEYS[1], active = KEYS[2], prioritized = KEYS[3], pc = KEYS[4],
+  delayed = KEYS[5], marker = KEYS[6], events = KEYS[7], meta = KEYS[8],
+  limiter = KEYS[9], stalled = KEYS[10], stalledCheck = KEYS[11],
+  completed = KEYS[12], failed = KEYS[13], rep = KEYS[14],
+}
+
+-- Earliest delayed due time (ms), 0 when nothing is delayed.
+local function nextDelayed()
+  local first = redis.call('ZRANGE', Q.delayed, 0, 0, 'WITHSCORES')
+  if first[2] then
+    return math.floor(tonumber(first[2]) / 4096)
+  end
+  return 0
+end
+
+-- moveToActive (§9.7). Returns the reply {fields, id, rateLimitTTL,
+-- nextDelayed} and whether the queue was paused or maxed.
+-- limMax / limDuration: the worker's limiter (0 = none).
+local function fetchJob(prefix, now, token, lockDuration, limMax, limDuration, workerName)
+  local m = redis.call('HMGET', Q.meta, 'paused', 'concurrency', 'max', 'duration')
+  local pm = false
+  if m[1] then
+    pm = true
+  elseif m[2] then
+    local c = tonumber(m[2])
+    if c and redis.call('LLEN', Q.active) >= c then
+      pm = true
+    end
+  end
+  promoteDelayed(Q, prefix, now)
+
+  local maxJobs = tonumber(m[3])
+  if not maxJobs and limMax > 0 then
+    maxJobs = limMax
+  end
+  if maxJobs then
+    local cur = tonumber(redis.call('GET', Q.limiter)) or 0
+    if cur >= maxJobs then
+      local ttl = redis.call('PTTL', Q.limiter)
+      if ttl > 0 then
+        return {0, 0, ttl, 0}, false
+      end
+      redis.call('DEL', Q.limiter)
+    end
+  end
+  if pm then
+    return {0, 0, 0, 0}, true
+  end
+  local duration = limDuration
+  if duration <= 0 then
+    duration = tonumber(m[4]) or 0
+  end
+
+  local id = redis.call('RPOPLPUSH', Q.wait, Q.active)
+  while id and string.sub(id, 1, 2) == '0:' do
+    -- legacy v4 marker entry: drop it and pop again
+    redis.call('LREM', Q.active, 1, id)
+    id = redis.call('RPOPLPUSH', Q.wait, Q.active)
+  end
+  if not id then
+    local p = redis.call('ZPOPMIN', Q.prioritized)
+    if p[1] then
+      id = p[1]
+      redis.call('LPUSH', Q.active, id)
+    else
+      redis.call('DEL', Q.pc)
+    end
+  end
+  if not id then
+    return {0, 0, 0, nextDelayed()}, false
+  end
+
+  local jobKey = prefix .. id
+  if maxJobs and redis.call('HEXISTS', jobKey, 'defa') == 0 then
+    if redis.call('INCR', Q.limiter) == 1 and duration > 0 then
+      redis.call('PEXPIRE', Q.limiter, math.floor(math.abs(duration)))
+    end
+  end
+  if token ~= '0' then
+    redis.call('SET', jobKey .. ':lock', token, 'PX', lockDuration)
+  end
+  emit(Q.events, nil, 'active', 'jobId', id, 'prev', 'waiting')
+  if workerName ~= '' then
+    redis.call('HSET', jobKey, 'processedOn', now, 'pb', workerName)
+  else
+    redis.call('HSET', jobKey, 'processedOn', now)
+  end
+  redis.call('HINCRBY', jobKey, 'ats', 1)
+  redis.call('ZADD', Q.marker, 0, '0')
+  return {redis.call('HGETALL', jobKey), id, 0, 0}, false
+end
+
+-- Lock check of every exit from active: 0 ok, -2 missing, -6 mismatch.
+-- Token '0' skips the check.
+local function checkLock(jobKey, token)
+  if token == '0' then
+    return 0
+  end
+  local cur = redis.call('GET', jobKey .. ':lock')
+  if not cur then
+    return -2
+  end
+  if cur ~= token then
+    return -6
+  end
+  return 0
+end
+
+local function dropLock(jobKey, jobId, token)
+  if token ~= '0' then
+    redis.call('DEL', jobKey .. ':lock')
+    redis.call('SREM', Q.stalled, jobId)
+  end
+end
+
+-- Release a parent out of waiting-children into its own queue (§9.9 step
+-- 8). parentQueue is "P:parentQueue" (no trailing colon).
+local function releaseParent(parentQueue, parentKey, parentId, now)
+  local pq = parentQueue .. ':'
+  local f = redis.call('HMGET', parentKey, 'delay', 'priority')
+  local delay = tonumber(f[1]) or 0
+  local priority = tonumber(f[2]) or 0
+  if delay > 0 then
+    local due = now + delay
+    redis.call('ZADD', pq .. 'delayed', due * 4096, parentId)
+    emit(pq .. 'events', nil, 'delayed', 'jobId', parentId, 'delay', due)
+    marker1(pq .. 'marker', pq .. 'delayed')
+  else
+    local pm = pausedOrMaxed(pq .. 'meta', pq .. 'active')
+    if priority > 0 then
+      redis.call('ZADD', pq .. 'prioritized', priorityScore(pq .. 'pc', priority), parentId)
+    else
+      redis.call('RPUSH', pq .. 'wait', parentId)
+    end
+    marker0(pq .. 'marker', pm)
+  end
+  emit(pq .. 'events', nil, 'waiting', 'jobId', parentId, 'prev', 'waiting-children')
+end
+
+-- Parent bookkeeping of a finished child (§9.9 step 8). completed: the
+-- child's return value goes to the parent's :processed; failed: the
+-- child's policy flags (fpof, cpof, idof, rdof) decide.
+local function updateParent(jobKey, parentKey, parentJSON, completed, value, now)
+  if not parentKey or parentKey == '' or not parentJSON then
+    return
+  end
+  local ok, parent = pcall(cjson.decode, parentJSON)
+  if not ok or type(parent) ~= 'table' or not parent.queueKey or not parent.id then
+    return
+  end
+  local pid = tostring(parent.id)
+  local pq = parent.queueKey
+  local deps = parentKey .. ':dependencies'
+  local inWC = function()
+    return redis.call('ZSCORE', pq .. ':waiting-children', pid)
+  end
+  local release = function()
+    redis.call('ZREM', pq .. ':waiting-children', pid)
+    releaseParent(pq, parentKey, pid, now)
+  end
+  if completed then
+    if redis.call('SREM', deps, jobKey) == 1 then
+      redis.call('HSET', parentKey .. ':processed', jobKey, value)
+      if redis.call('SCARD', deps) == 0 and inWC() then
+        release()
+      end
+    end
+    return
+  end
+  if parent.fpof then
+    redis.call('SREM', deps, jobKey)
+    redis.call('ZADD', parentKey .. ':unsuccessful', now, jobKey)
+    redis.call('HSET', parentKey, 'defa', 'child ' .. jobKey .. ' failed')
+    if inWC() then
+      release()
+    elseif redis.call('ZREM', pq .. ':delayed', pid) == 1 then
+      redis.call('HSET', parentKey, 'delay', 0)
+      releaseParent(pq, parentKey, pid, now)
+    end
+  elseif parent.cpof then
+    redis.call('SREM', deps, jobKey)
+    redis.call('HSET', parentKey .. ':failed', jobKey, value)
+    if inWC() then
+      release()
+    end
+  elseif parent.idof or parent.rdof then
+    redis.call('SREM', deps, jobKey)
+    if parent.idof then
+      redis.call('HSET', parentKey .. ':failed', jobKey, value)
+    end
+    if redis.call('SCARD', deps) == 0 and inWC() then
+      release()
+    end
+  end
+end

@@ -1,0 +1,138 @@
+-- moveToFinished: complete or finally fail an active job, apply
+-- retention, and fetch the next job in the same call (protocol §9.9).
+-- Written for this project from the protocol text.
+--
+-- KEYS: the worker layout (includes/worker.lua).
+-- ARGV[1] key prefix "P:N:"     ARGV[2] job id        ARGV[3] now (ms)
+-- ARGV[4] lock token            ARGV[5] "completed" or "failed"
+-- ARGV[6] value: returnvalue JSON (completed) or raw failedReason (failed)
+-- ARGV[7] keep count (-1 keep all, 0 remove now, N keep newest N)
+-- ARGV[8] keep age (s, 0 = none) ARGV[9] age removal limit per call
+-- ARGV[10] the job's attempts    ARGV[11] fetch next "1"/"0"
+-- ARGV[12] next lock token      ARGV[13] lock duration (ms)
+-- ARGV[14] worker limiter max   ARGV[15] worker limiter duration (ms)
+-- ARGV[16] worker name          ARGV[17] stacktrace JSON ("" = leave)
+-- Returns -1 job missing, -2 lock missing, -6 lock mismatch, -3 not
+-- active, -4 pending children, -9 failed children; else the
+-- moveToActive reply of the fetched next job (see moveToActive.lua), or 0.
+--@include "common"
+--@include "worker"
+
+local prefix = ARGV[1]
+local jobId = ARGV[2]
+local now = tonumber(ARGV[3])
+local token = ARGV[4]
+local target = ARGV[5]
+local value = ARGV[6]
+local jobKey = prefix .. jobId
+local completed = target == 'completed'
+
+if redis.call('EXISTS', jobKey) == 0 then
+  return -1
+end
+if completed then
+  if redis.call('SCARD', jobKey .. ':dependencies') ~= 0 then
+    return -4
+  end
+  if redis.call('ZCARD', jobKey .. ':unsuccessful') ~= 0 then
+    return -9
+  end
+end
+local lc = checkLock(jobKey, token)
+if lc ~= 0 then
+  return lc
+end
+if redis.call('LREM', Q.active, -1, jobId) == 0 then
+  return -3
+end
+dropLock(jobKey, jobId, token)
+if not completed then
+  if ARGV[17] ~= '' then
+    redis.call('HSET', jobKey, 'failedReason', value, 'stacktrace', ARGV[17])
+  else
+    redis.call('HSET', jobKey, 'failedReason', value)
+  end
+end
+
+local f = redis.call('HMGET', jobKey, 'parentKey', 'parent', 'deid')
+local maxEv = maxEvents(Q.meta)
+redis.call('XTRIM', Q.events, 'MAXLEN', '~', maxEv)
+
+-- deduplication release (§9.5)
+if f[3] then
+  local deKey = prefix .. 'de:' .. f[3]
+  local ttl = redis.call('PTTL', deKey)
+  if ttl == 0 then
+    redis.call('DEL', deKey)
+  elseif ttl == -1 and redis.call('GET', deKey) == jobId then
+    redis.call('DEL', deKey)
+  end
+end
+
+updateParent(jobKey, f[1], f[2], completed, value, now)
+
+local atm = redis.call('HINCRBY', jobKey, 'atm', 1)
+
+-- retention (§9.9 step 10)
+local count = tonumber(ARGV[7])
+local targetKey = Q.completed
+local property = 'returnvalue'
+if not completed then
+  targetKey = Q.failed
+  property = 'failedReason'
+end
+if count ~= 0 then
+  redis.call('ZADD', targetKey, now, jobId)
+  redis.call('HSET', jobKey, property, value, 'finishedOn', now)
+  if not completed then
+    redis.call('HDEL', jobKey, 'defa')
+  end
+  local age = tonumber(ARGV[8])
+  if age > 0 then
+    local limit = tonumber(ARGV[9])
+    if limit <= 0 then
+      limit = 1000
+    end
+    local old = redis.call('ZRANGEBYSCORE', targetKey, '-inf', now - age * 1000, 'LIMIT', 0, limit)
+    for _, id in ipairs(old) do
+      removeJobKeys(prefix .. id)
+    end
+    if #old > 0 then
+      redis.call('ZREM', targetKey, unpack(old))
+    end
+  end
+  if count > 0 then
+    -- bounded per call (10000) so one finish never stalls Redis
+    local extra = redis.call('ZCARD', targetKey) - count
+    if extra > 0 then
+      if extra > 10000 then
+        extra = 10000
+      end
+      local old = redis.call('ZRANGE', targetKey, 0, extra - 1)
+      for _, id in ipairs(old) do
+        removeJobKeys(prefix .. id)
+      end
+      redis.call('ZREMRANGEBYRANK', targetKey, 0, extra - 1)
+    end
+  end
+else
+  removeJobKeys(jobKey)
+end
+
+emit(Q.events, nil, target, 'jobId', jobId, property, value, 'prev', 'active')
+if not completed and atm >= (tonumber(ARGV[10]) or 0) then
+  emit(Q.events, nil, 'retries-exhausted', 'jobId', jobId, 'attemptsMade', atm)
+end
+
+if ARGV[11] == '1' then
+  local r, pm = fetchJob(prefix, now, ARGV[12], tonumber(ARGV[13]), tonumber(ARGV[14]),
+    tonumber(ARGV[15]), ARGV[16])
+  if r[1] ~= 0 or r[3] > 0 or r[4] > 0 or pm then
+    return r
+  end
+end
+if redis.call('LLEN', Q.wait) == 0 and redis.call('LLEN', Q.active) == 0
+  and redis.call('ZCARD', Q.prioritized) == 0 then
+  emit(Q.events, nil, 'drained')
+end
+return 0

@@ -1,0 +1,38 @@
+-- moveToWait: hand an active job back untouched, at the front of its
+-- queue (protocol §9.11 without the rate-limit key). Used when a worker
+-- shuts down while a job runs, so the job is not left to the stalled
+-- check. `atm` does not change. Written for this project from the
+-- protocol text.
+--
+-- KEYS: the worker layout (includes/worker.lua).
+-- ARGV[1] key prefix  ARGV[2] job id  ARGV[3] lock token
+-- Returns 0, or -1 job missing, -2 lock missing, -6 lock mismatch, -3 not
+-- active.
+--@include "common"
+--@include "worker"
+
+local prefix = ARGV[1]
+local jobId = ARGV[2]
+local token = ARGV[3]
+local jobKey = prefix .. jobId
+if redis.call('EXISTS', jobKey) == 0 then
+  return -1
+end
+local lc = checkLock(jobKey, token)
+if lc ~= 0 then
+  return lc
+end
+if redis.call('LREM', Q.active, 1, jobId) == 0 then
+  return -3
+end
+dropLock(jobKey, jobId, token)
+local maxEv = maxEvents(Q.meta)
+local priority = tonumber(redis.call('HGET', jobKey, 'priority')) or 0
+if priority > 0 then
+  redis.call('ZADD', Q.prioritized, priority * 4294967296, jobId)
+else
+  redis.call('RPUSH', Q.wait, jobId)
+end
+marker0(Q.marker, pausedOrMaxed(Q.meta, Q.active))
+emit(Q.events, maxEv, 'waiting', 'jobId', jobId, 'prev', 'active')
+return 0
