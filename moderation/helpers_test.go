@@ -89,9 +89,9 @@ func writeFakeVerdict(w http.ResponseWriter, req fakeRequest, flagged bool) {
 		"id":    "modr-1",
 		"model": req.Model,
 		"results": []map[string]any{{
-			"flagged":         flagged,
-			"categories":      map[string]bool{"harassment": flagged, "violence": false},
-			"category_scores": map[string]float64{"harassment": score, "violence": 0.001},
+			"flagged":                      flagged,
+			"categories":                   map[string]bool{"harassment": flagged, "violence": false},
+			"category_scores":              map[string]float64{"harassment": score, "violence": 0.001},
 			"category_applied_input_types": map[string][]string{"harassment": {"text"}, "violence": {"text"}},
 		}},
 	})

@@ -68,6 +68,24 @@ func (c OpenAIConfig) LogValue() slog.Value {
 	)
 }
 
+// String shows the config without the key or URL credentials.
+func (c OpenAIConfig) String() string {
+	return fmt.Sprintf("OpenAIConfig{URL:%s APIKey:%s Model:%s Timeout:%s MaxAttempts:%d}",
+		safeURL(c.URL), c.APIKey, c.Model, c.Timeout, c.MaxAttempts)
+}
+
+// GoString covers %#v.
+func (c OpenAIConfig) GoString() string { return c.String() }
+
+// MarshalJSON shows the config without the key or URL credentials.
+func (c OpenAIConfig) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]any{
+		"url": safeURL(c.URL), "api_key": c.APIKey, "model": c.Model, "policy_version": c.PolicyVersion,
+		"timeout": c.Timeout.String(), "max_attempts": c.MaxAttempts,
+		"initial_backoff": c.InitialBackoff.String(), "max_backoff": c.MaxBackoff.String(),
+	})
+}
+
 // OpenAIModerator calls an OpenAI-compatible /v1/moderations endpoint.
 type OpenAIModerator struct {
 	cfg      OpenAIConfig
