@@ -1,0 +1,106 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+)
+
+// Error is an error with an HTTP status and a message safe to show the
+// client. Err, when set, is logged but never sent.
+type Error struct {
+	Status  int    // HTTP status; 500 when 0
+	Message string // shown to the client
+	Err     error  // logged only
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%d %s: %v", e.Status, e.Message, e.Err)
+	}
+	return fmt.Sprintf("%d %s", e.Status, e.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error with status and a formatted client message.
+func Errorf(status int, format string, a ...any) *Error {
+	return &Error{Status: status, Message: fmt.Sprintf(format, a...)}
+}
+
+// ErrorBody is the JSON body of every error response.
+type ErrorBody struct {
+	Error  string `json:"error"`
+	Status int    `json:"status"`
+}
+
+// HandlerFunc is an http handler that returns an error; wrap it with
+// Handle (or put it in a Route, which does) to get one JSON error format.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// Handle adapts h: a returned *Error is written as its status and message;
+// any other error becomes 500 "internal error" and is logged.
+func Handle(logger *slog.Logger, h HandlerFunc) http.Handler {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := h(w, r)
+		if err == nil {
+			return
+		}
+		var apiErr *Error
+		if !errors.As(err, &apiErr) {
+			apiErr = &Error{Status: http.StatusInternalServerError, Message: "internal error", Err: err}
+		}
+		status := apiErr.Status
+		if status == 0 {
+			status = http.StatusInternalServerError
+		}
+		level := slog.LevelDebug
+		if status >= 500 {
+			level = slog.LevelError
+		}
+		logger.Log(r.Context(), level, "http error", "method", r.Method, "path", r.URL.Path, "status", status, "error", err.Error())
+		WriteError(w, status, apiErr.Message)
+	})
+}
+
+// WriteError writes {"error": msg, "status": status}.
+func WriteError(w http.ResponseWriter, status int, msg string) {
+	WriteJSON(w, status, ErrorBody{Error: msg, Status: status})
+}
+
+// WriteJSON writes v as JSON with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// DefaultMaxBody is DecodeJSON's body limit when max <= 0.
+const DefaultMaxBody = 1 << 20
+
+// DecodeJSON reads one JSON value from r's body into v: at most max bytes
+// (DefaultMaxBody when max <= 0), unknown fields rejected, trailing data
+// rejected. Failures are *Error with status 400 or 413.
+func DecodeJSON(w http.ResponseWriter, r *http.Request, v any, max int64) error {
+	if max <= 0 {
+		max = DefaultMaxBody
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, max))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return Errorf(http.StatusRequestEntityTooLarge, "request body larger than %d bytes", max)
+		}
+		return &Error{Status: http.StatusBadRequest, Message: "invalid JSON body: " + err.Error()}
+	}
+	if dec.More() {
+		return Errorf(http.StatusBadRequest, "invalid JSON body: more than one value")
+	}
+	return nil
+}
