@@ -4,9 +4,12 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // connectionName is the name of a worker's blocking connection, as Node
@@ -32,6 +35,10 @@ func connectionName(prefix, queue, worker string) string {
 type blocker struct {
 	c     redis.UniversalClient
 	owned bool
+	// precise: our own clone, whose read deadline is the watchdog alone, so
+	// BZPOPMIN can be sent with a fractional timeout. A foreign client gets
+	// go-redis' BZPopMin (whole seconds, at least 1 s).
+	precise bool
 }
 
 func newBlocker(c redis.UniversalClient, name string) *blocker {
@@ -43,8 +50,10 @@ func newBlocker(c redis.UniversalClient, name string) *blocker {
 		o.MinIdleConns = 0
 		o.MaxIdleConns = 1
 		o.ContextTimeoutEnabled = true // the watchdog deadline reaches the socket
+		o.ReadTimeout = -1             // …and is the only read deadline
 		o.MaxRetries = -1              // the fetch loop retries itself
-		return &blocker{c: redis.NewClient(&o), owned: true}
+		o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+		return &blocker{c: redis.NewClient(&o), owned: true, precise: true}
 	case *redis.ClusterClient:
 		o := *v.Options()
 		o.ClientName = name
@@ -52,8 +61,10 @@ func newBlocker(c redis.UniversalClient, name string) *blocker {
 		o.MinIdleConns = 0
 		o.MaxIdleConns = 1
 		o.ContextTimeoutEnabled = true
+		o.ReadTimeout = -1
 		o.MaxRetries = -1
-		return &blocker{c: redis.NewClusterClient(&o), owned: true}
+		o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+		return &blocker{c: redis.NewClusterClient(&o), owned: true, precise: true}
 	}
 	return &blocker{c: c}
 }
@@ -71,7 +82,16 @@ func (b *blocker) wait(ctx context.Context, markerKey string, timeout time.Durat
 	}
 	wctx, cancel := context.WithTimeout(ctx, timeout+time.Second)
 	defer cancel()
-	res, err := b.c.BZPopMin(wctx, timeout, markerKey).Result()
+	var score float64
+	if b.precise {
+		score, err = b.popPrecise(wctx, markerKey, timeout)
+	} else {
+		var z *redis.ZWithKey
+		z, err = b.c.BZPopMin(wctx, max(timeout.Round(time.Second), time.Second), markerKey).Result()
+		if err == nil {
+			score = z.Score
+		}
+	}
 	if err != nil {
 		if errors.Is(err, redis.Nil) {
 			return 0, nil // timed out: fetch (this also promotes due delayed jobs)
@@ -81,7 +101,7 @@ func (b *blocker) wait(ctx context.Context, markerKey string, timeout time.Durat
 		}
 		return 0, err
 	}
-	bu := int64(res.Score)
+	bu := int64(score)
 	if bu <= 0 || bu-now().UnixMilli() < 1 {
 		return 0, nil
 	}
@@ -92,4 +112,27 @@ func (b *blocker) close() {
 	if b.owned {
 		_ = b.c.Close()
 	}
+}
+
+// popPrecise sends BZPOPMIN with the timeout in seconds with millisecond
+// precision (Redis ≥ 6.0 takes fractions) and decodes [key, member, score].
+func (b *blocker) popPrecise(ctx context.Context, key string, timeout time.Duration) (float64, error) {
+	secs := strconv.FormatFloat(timeout.Seconds(), 'f', 3, 64)
+	res, err := b.c.Do(ctx, "bzpopmin", key, secs).Result()
+	if err != nil {
+		return 0, err
+	}
+	arr, ok := res.([]any)
+	if !ok || len(arr) < 3 {
+		return 0, fmt.Errorf("queue: unexpected BZPOPMIN reply %T", res)
+	}
+	switch v := arr[2].(type) {
+	case float64:
+		return v, nil
+	case int64:
+		return float64(v), nil
+	case string:
+		return strconv.ParseFloat(v, 64)
+	}
+	return 0, fmt.Errorf("queue: unexpected BZPOPMIN score %T", arr[2])
 }

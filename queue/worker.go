@@ -287,6 +287,8 @@ func NewWorker(c redis.UniversalClient, queue string, h Handler, opts *WorkerOpt
 		done:    make(chan struct{}),
 		slots:   make(chan struct{}, o.Concurrency),
 	}
+	w.runCtx, w.runCancel = context.WithCancel(context.Background())
+	w.jobCtx, w.jobCancel = context.WithCancelCause(context.Background())
 	if o.Limiter != nil {
 		w.limMax, w.limDur = int64(o.Limiter.Max), o.Limiter.Duration.Milliseconds()
 	}
@@ -302,8 +304,8 @@ func (w *Worker) Queue() *Queue { return w.q }
 
 // Start launches the fetch loop, the lock renewal and the stalled checker
 // and returns at once. It needs no Redis round trip: while Redis is down
-// the loops retry with backoff. ctx is not kept; the worker runs until
-// Close. A second Start is a no-op; Start after Close returns ErrClosed.
+// the loops retry with backoff. ctx is not kept (its cancellation does
+// not stop the worker); the worker runs until Close. A second Start is a no-op; Start after Close returns ErrClosed.
 func (w *Worker) Start(ctx context.Context) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -314,9 +316,6 @@ func (w *Worker) Start(ctx context.Context) error {
 		return nil
 	}
 	w.started = true
-	base := context.WithoutCancel(ctx)
-	w.runCtx, w.runCancel = context.WithCancel(base)
-	w.jobCtx, w.jobCancel = context.WithCancelCause(base)
 	w.blk = newBlocker(w.c, connectionName(w.opts.Prefix, w.q.name, w.opts.Name))
 	w.loops.Add(2)
 	go w.fetchLoop()
@@ -350,6 +349,8 @@ func (w *Worker) Close(ctx context.Context) error {
 	started := w.started
 	w.mu.Unlock()
 	if !started {
+		w.runCancel()
+		w.jobCancel(ErrWorkerClosing)
 		close(w.stopped)
 		close(w.done)
 		return nil

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // startWorker starts a worker on the bundle's queue and closes it at
@@ -157,3 +159,5 @@ func (l *logWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+func redisZ(score float64, member string) redis.Z { return redis.Z{Score: score, Member: member} }
