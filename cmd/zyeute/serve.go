@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/zyeute/zyeute-redis/health"
+	"github.com/zyeute/zyeute-redis/internal/config"
+	"github.com/zyeute/zyeute-redis/internal/httpapi"
+	"github.com/zyeute/zyeute-redis/redisconn"
+)
+
+// shutdownTimeout bounds the graceful stop (HTTP drain, then services),
+// independent of Redis.
+const shutdownTimeout = 10 * time.Second
+
+func init() {
+	register(command{name: "serve", summary: "run the HTTP API on PORT (and the workers, unless WORKERS=false)", run: serve})
+}
+
+// service is a long-running part started after the HTTP routes are built
+// and stopped after the HTTP server has drained (workers, schedulers…).
+type service interface {
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+}
+
+// app is what serve assembles. Extensions add to it.
+type app struct {
+	cfg    *config.Config
+	logger *slog.Logger
+	redis  *redisconn.Conn
+
+	// routes are mounted on the HTTP API (see httpapi.Route).
+	routes []httpapi.Route
+	// ai reports the moderation provider in /api/health; nil reports
+	// {"provider":"rules","status":"ok"}.
+	ai health.AIReporter
+	// services are started in order and stopped in reverse.
+	services []service
+}
+
+// extension wires one subsystem into serve: it may add routes, an AI
+// reporter and services. Later work (moderation, queues, workers when
+// a.cfg.Workers.Enabled, metrics) registers one from its own file:
+//
+//	func init() { extensions = append(extensions, wireModeration) }
+//
+// Extensions run in registration order, after the Redis connection is
+// built and started, before the HTTP server listens.
+type extension func(ctx context.Context, a *app) error
+
+var extensions []extension
+
+func serve(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "serve", "serve")
+	if done, err := parseFlags(fs, args); done {
+		return err
+	}
+	cfg, err := loadConfig(e)
+	if err != nil {
+		return err
+	}
+	logger := newLogger(cfg.Log, e.stderr)
+	if onLogger != nil {
+		onLogger(logger, cfg.Redis.Password.Reveal())
+	}
+	logger.Info("zyeute starting", "version", versionString(), "port", cfg.HTTP.Port, "workers", cfg.Workers.Enabled)
+	for _, n := range cfg.Notices {
+		logger.Warn(n)
+	}
+
+	conn, err := redisconn.New(cfg.Redis, &redisconn.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	// The probe lives until Close, not until ctx: /api/health stays
+	// truthful while the server drains.
+	if err := conn.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+
+	a := &app{cfg: cfg, logger: logger, redis: conn}
+	for _, ext := range extensions {
+		if err := ext(ctx, a); err != nil {
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
+	checker, err := health.New(&health.Options{Redis: conn, AI: a.ai, DatabaseAddr: cfg.Database.Addr})
+	if err != nil {
+		return err
+	}
+	handler, err := httpapi.NewHandler(httpapi.Deps{Logger: logger, Health: checker, AdminToken: cfg.AdminToken, Routes: a.routes})
+	if err != nil {
+		return err
+	}
+
+	// Services stop with their own deadline, after HTTP has drained.
+	var started []service
+	stopServices := func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+		defer cancel()
+		for i := len(started) - 1; i >= 0; i-- {
+			if err := started[i].Stop(sctx); err != nil {
+				logger.Error("stopping a service", "error", err.Error())
+			}
+		}
+	}
+	for _, s := range a.services {
+		if err := s.Start(ctx); err != nil {
+			stopServices()
+			return fmt.Errorf("serve: starting a service: %w", err)
+		}
+		started = append(started, s)
+	}
+	defer stopServices()
+
+	ln, err := net.Listen("tcp", cfg.HTTP.Addr())
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	srv := httpapi.NewServer(cfg.HTTP.Addr(), handler, &httpapi.ServerOptions{Logger: logger})
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	logger.Info("HTTP API listening", "addr", ln.Addr().String(), "redis", conn.Target())
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down", "timeout", shutdownTimeout.String())
+	case serveErr = <-errc:
+		logger.Error("HTTP server failed", "error", serveErr.Error())
+	}
+	checker.SetDraining()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		logger.Warn("HTTP shutdown did not finish in time", "error", err.Error())
+		_ = srv.Close()
+	}
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", serveErr)
+	}
+	logger.Info("stopped")
+	return nil
+}
