@@ -150,7 +150,14 @@ func startPeerNoWait(ctx context.Context, t testing.TB, scenario string, args ma
 	if err != nil {
 		t.Fatalf("interop: encoding peer args: %v", err)
 	}
-	cmd := exec.CommandContext(ctx, node, filepath.Join(interopDir(t), "peer", "peer.js"), scenario, string(a))
+	return startProc(ctx, t, scenario, node, filepath.Join(interopDir(t), "peer", "peer.js"), scenario, string(a))
+}
+
+// startProc runs any program that speaks the peer's JSON-lines protocol
+// (the Node peer, cmd/goworker) and reads its stdout into the peer's channel.
+func startProc(ctx context.Context, t testing.TB, scenario string, bin string, argv ...string) *peer {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, bin, argv...)
 	cmd.Dir = interopDir(t)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGKILL) }
 	p := &peer{t: t, scenario: scenario, cmd: cmd, lines: make(chan msg, 100000), stderr: &lockedBuffer{}, exited: make(chan struct{})}

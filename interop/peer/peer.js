@@ -317,7 +317,33 @@ async function flow() {
   await finish({});
 }
 
-const scenarios = { add, work, hang, events, inspect, admin, flow };
+// finished: for each of args.ids, job.waitUntilFinished(queueEvents) and
+// print {"type":"finished","id","result"} or {"type":"finished","id","reason"}.
+async function finishedScenario() {
+  const q = newQueue({ skipMetasUpdate: true });
+  const qe = new QueueEvents(args.queue, Object.assign({}, base, { lastEventId: '0' }));
+  qe.on('error', fail);
+  closers.push(() => qe.close());
+  await q.waitUntilReady();
+  await qe.waitUntilReady();
+  out({ type: 'ready' });
+  for (const id of args.ids || []) {
+    const job = await q.getJob(id);
+    if (!job) {
+      out({ type: 'finished', id, reason: 'missing' });
+      continue;
+    }
+    try {
+      const result = await job.waitUntilFinished(qe, args.ttl || 20000);
+      out({ type: 'finished', id, result: result === undefined ? null : result });
+    } catch (e) {
+      out({ type: 'finished', id, reason: e.message });
+    }
+  }
+  await finish({});
+}
+
+const scenarios = { add, work, hang, events, inspect, admin, flow, finished: finishedScenario };
 if (!scenarios[scenario]) {
   out({ type: 'error', message: 'unknown scenario ' + scenario });
   process.exit(2);
