@@ -63,15 +63,15 @@ func classify(err error) (code, msg string) {
 		hsErr       *handshakeError
 	)
 	switch {
-	case redis.HasErrorPrefix(err, "NOAUTH"):
+	case hasPrefix(err, s, "NOAUTH"):
 		return CodeNoAuth, "authentication required: set REDIS_PASSWORD or put the password in REDIS_URL (NOAUTH)"
-	case redis.HasErrorPrefix(err, "WRONGPASS"):
+	case hasPrefix(err, s, "WRONGPASS"):
 		return CodeWrongPass, "authentication failed: wrong username or password (WRONGPASS)"
 	case strings.Contains(s, "called without any password configured"):
 		return CodeWrongPass, "authentication failed: a password was given but the server has none configured (WRONGPASS)"
-	case redis.HasErrorPrefix(err, "NOPERM"):
+	case hasPrefix(err, s, "NOPERM"):
 		return CodeNoPerm, "permission denied: the ACL user may not run the commands this service needs (NOPERM)"
-	case redis.HasErrorPrefix(err, "LOADING"):
+	case hasPrefix(err, s, "LOADING"):
 		return CodeLoading, "Redis is loading its dataset into memory, try again shortly (LOADING)"
 	case errors.As(err, &unknownCA):
 		return CodeTLS, "TLS: server certificate not trusted (signed by an unknown authority): set REDIS_TLS_CA_FILE to the CA that signed it (TLS)"
@@ -114,6 +114,12 @@ func classify(err error) (code, msg string) {
 		s = s[:120] + "…"
 	}
 	return CodeOther, s + " (" + CodeOther + ")"
+}
+
+// hasPrefix matches a Redis error reply by its prefix, whether it is
+// go-redis's typed error or text wrapped by someone else.
+func hasPrefix(err error, s, prefix string) bool {
+	return redis.HasErrorPrefix(err, prefix) || strings.HasPrefix(s, prefix+" ") || strings.Contains(s, ": "+prefix+" ")
 }
 
 // isConnError reports errors that say the connection itself is broken (as

@@ -1,0 +1,53 @@
+package redisconn_test
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/zyeute/zyeute-redis/redisconn"
+)
+
+func TestExplain(t *testing.T) {
+	t.Parallel()
+	verify := func(err error) error {
+		return fmt.Errorf("dial: %w", &tls.CertificateVerificationError{Err: err})
+	}
+	tests := []struct {
+		err  error
+		code string
+		in   string
+	}{
+		{nil, "", ""},
+		{&net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "x", IsNotFound: true}}, "ENOTFOUND", "host not found"},
+		{&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, "ECONNREFUSED", "connection refused"},
+		{&net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}, "ECONNRESET", "reset"},
+		{io.EOF, "ECONNRESET", "closed by the server"},
+		{context.DeadlineExceeded, "ETIMEDOUT", "timed out"},
+		{verify(x509.UnknownAuthorityError{}), "TLS", "certificate not trusted"},
+		{verify(x509.CertificateInvalidError{Reason: x509.Expired}), "TLS", "expired"},
+		{verify(x509.HostnameError{Host: "other"}), "TLS", "another host"},
+		{tls.RecordHeaderError{Msg: "first record does not look like a TLS handshake"}, "TLS", "does not speak TLS"},
+		{errors.New("NOAUTH Authentication required."), "NOAUTH", "set REDIS_PASSWORD"},
+		{errors.New("WRONGPASS invalid username-password pair or user is disabled."), "WRONGPASS", "wrong username or password"},
+		{errors.New("NOPERM this user has no permissions to run the 'ping' command"), "NOPERM", "permission denied"},
+		{errors.New("LOADING Redis is loading the dataset in memory"), "LOADING", "loading"},
+		{errors.New("something odd\nsecond line"), "ERROR", "something odd (ERROR)"},
+	}
+	for _, tt := range tests {
+		code, msg := redisconn.Code(tt.err), redisconn.Explain(tt.err)
+		if code != tt.code || !strings.Contains(msg, tt.in) {
+			t.Errorf("%v: code %q msg %q, want %q containing %q", tt.err, code, msg, tt.code, tt.in)
+		}
+		if tt.err != nil && !strings.HasSuffix(msg, "("+code+")") {
+			t.Errorf("%v: message %q does not end with its code", tt.err, msg)
+		}
+	}
+}
