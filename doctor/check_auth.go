@@ -30,9 +30,11 @@ func (d *diag) checkAuth(ctx context.Context, c *Check) string {
 	t := d.t
 	passVar := "REDIS_PASSWORD"
 	userVar := "REDIS_USERNAME"
+	creds := "REDIS_USERNAME and REDIS_PASSWORD"
 	if t.Source == SourceURL {
-		passVar = "the password in REDIS_URL (redis://user:PASSWORD@host:port)"
+		passVar = "the password in REDIS_URL (redis://default:PASSWORD@host:port)"
 		userVar = "the user in REDIS_URL"
+		creds = "the user and password in REDIS_URL (redis://USER:PASSWORD@host:port)"
 	}
 	user := t.Username
 	if user == "" {
@@ -54,7 +56,7 @@ func (d *diag) checkAuth(ctx context.Context, c *Check) string {
 		case err == nil:
 		case errors.As(err, &re) && re.code() == "WRONGPASS":
 			return fail("wrongpass", fmt.Sprintf("WRONGPASS: the server rejected the password for user %q (or the user is disabled)", user),
-				"check "+userVar+" and "+passVar+"; managed services (Redis Cloud, Upstash, ElastiCache, Azure) usually use the user \"default\";\n"+
+				"check "+creds+"; managed services (Redis Cloud, Upstash, ElastiCache, Azure) usually use the user \"default\";\n"+
 					"in REDIS_URL percent-encode special characters of the password (@ → %40, / → %2F, : → %3A)")
 		case errors.As(err, &re) && strings.Contains(string(re), "without any password configured"),
 			errors.As(err, &re) && strings.Contains(string(re), "no password is set"):

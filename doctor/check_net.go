@@ -36,6 +36,12 @@ const howToConfigure = "set REDIS_URL=redis://[user:password@]host:6379[/db] (re
 
 func (d *diag) checkConfig(_ context.Context, c *Check) string {
 	t := d.t
+	if len(t.Errors) > 0 {
+		for _, e := range t.Errors {
+			add(c, "invalid", StatusFail, e, howToConfigure)
+		}
+		return "the configuration is invalid"
+	}
 	if !t.Configured() {
 		add(c, "not_configured", StatusWarn,
 			"Redis is not configured (neither REDIS_URL nor REDIS_HOST is set): Zyeuté runs degraded, "+
@@ -133,7 +139,10 @@ func (d *diag) checkConfig(_ context.Context, c *Check) string {
 	}
 	parts = append(parts, "queue prefix "+strconv.Quote(t.QueuePrefix))
 	add(c, "configured", StatusOK, strings.Join(parts, "; "), "")
-	if !t.TLS && t.CAFile != "" {
+	for _, n := range t.Notices {
+		add(c, "notice", StatusWarn, n, "")
+	}
+	if !t.TLS && t.CAFile != "" && !slices.ContainsFunc(t.Notices, func(n string) bool { return strings.Contains(n, "REDIS_TLS_CA_FILE") }) {
 		add(c, "ca_without_tls", StatusWarn, "REDIS_TLS_CA_FILE is set but TLS is off",
 			"use rediss:// in REDIS_URL or REDIS_TLS=true, or unset REDIS_TLS_CA_FILE")
 	}
@@ -275,7 +284,11 @@ func (d *diag) checkTCP(ctx context.Context, c *Check) string {
 		if e == d.server {
 			d.addr, connectDur = addr, dur
 		}
-		add(c, "reachable", StatusOK, fmt.Sprintf("%s is reachable at %s (connected in %.1f ms)", e, addr, ms(dur)), "")
+		where := ""
+		if addr != e.String() {
+			where = " at " + addr
+		}
+		add(c, "reachable", StatusOK, fmt.Sprintf("%s is reachable%s (connected in %.1f ms)", e, where, ms(dur)), "")
 	}
 	data.ConnectMS = ms(connectDur)
 	c.Data = &data

@@ -149,7 +149,7 @@ func (d *diag) queueFindings(c *Check, q QueueStats, workersKnown bool) {
 	case q.Stalled > 0:
 		ids := strings.Join(q.StalledIDs, ", ")
 		add(c, "stalled", StatusWarn,
-			msg+fmt.Sprintf("; %d active job(s) have no lock (stalled: their worker died): %s", q.Stalled, ids),
+			msg+fmt.Sprintf("; %d active job(s) have no lock (stalled: their worker died), ids: %s", q.Stalled, ids),
 			"start a worker (zyeute worker): its stalled check moves them back to wait within the stalled interval (30 s);\n"+
 				"jobs that stall more than maxStalledCount times go to failed")
 	case workersKnown && q.Workers == 0 && !q.Paused && (q.Wait > 0 || q.Prioritized > 0):

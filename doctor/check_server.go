@@ -223,7 +223,7 @@ func (d *diag) checkTopology(ctx context.Context, c *Check, data *ServerData, in
 					ci["cluster_state"], ci["cluster_slots_assigned"], ci["cluster_slots_ok"]),
 				"assign every slot and heal the failed nodes (redis-cli --cluster check / fix)")
 		} else {
-			add(c, "cluster_state", StatusOK, fmt.Sprintf("cluster_state ok, %s nodes, %s slots ok", ci["cluster_known_nodes"], ci["cluster_slots_ok"]), "")
+			add(c, "cluster_state", StatusOK, fmt.Sprintf("cluster_state ok, %s node(s), %s of 16384 slots ok", ci["cluster_known_nodes"], ci["cluster_slots_ok"]), "")
 		}
 		if !strings.Contains(prefix, "{") {
 			add(c, "cluster_hash_tag", StatusWarn,

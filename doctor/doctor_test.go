@@ -167,7 +167,7 @@ func TestWrongPassword(t *testing.T) {
 	tg.Password = pw
 	o := diagnose(t, tg, Options{})
 	f := expect(t, o, CheckAuth, StatusFail, "wrongpass")
-	if !strings.Contains(f.Fix, "REDIS_USERNAME") && !strings.Contains(f.Fix, "user in REDIS_URL") || !strings.Contains(f.Fix, `"default"`) {
+	if !strings.Contains(f.Fix, "user and password in REDIS_URL") || !strings.Contains(f.Fix, `"default"`) {
 		t.Fatalf("fix %q", f.Fix)
 	}
 	expectSkipped(t, o, CheckPermissions, CheckServer, CheckLatency, CheckQueues)
@@ -628,4 +628,25 @@ func TestQueueName(t *testing.T) {
 	if got := globEscape("a*b?[c]\\"); got != `a\*b\?\[c\]\\` {
 		t.Errorf("globEscape: %q", got)
 	}
+}
+
+func TestConfigErrorsAndNotices(t *testing.T) {
+	t.Parallel()
+	o := diagnose(t, Target{Errors: []string{"REDIS_URL is not a valid URL (percent-encode special characters in the password)"}}, Options{})
+	f := expect(t, o, CheckConfig, StatusFail, "invalid")
+	if !strings.Contains(f.Message, "REDIS_URL") {
+		t.Fatalf("finding %+v", f)
+	}
+	expectSkipped(t, o, CheckDNS, CheckQueues)
+	expectExit(t, o, 2)
+
+	s := redistest.Start(t, &redistest.Options{Args: durable})
+	tg := hostTarget(t, s)
+	tg.Notices = []string{"REDIS_TLS_CA_FILE is set but TLS is off: use rediss:// or REDIS_TLS=true"}
+	o = diagnose(t, tg, Options{})
+	c, _ := o.rep.Check(CheckConfig)
+	if c.Status != StatusWarn || len(c.Findings) != 2 || c.Findings[1].Code != "notice" {
+		t.Fatalf("config check %+v", c)
+	}
+	expectExit(t, o, 1)
 }

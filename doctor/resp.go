@@ -21,7 +21,7 @@ import (
 // Limits on what the reader accepts, so a hostile or broken peer cannot make
 // doctor allocate without bound.
 const (
-	maxBulkLen  = 64 << 20
+	maxBulkLen  = 8 << 20
 	maxArrayLen = 1 << 20
 	maxDepth    = 8
 )

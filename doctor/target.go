@@ -33,6 +33,14 @@ type Target struct {
 	// Ignored lists variables that were set but lost to REDIS_URL (for
 	// example REDIS_HOST, REDIS_PASSWORD). Defaults to none.
 	Ignored []string
+	// Notices are warnings from the configuration loader about Redis (for
+	// example "REDIS_TLS_CA_FILE is set but TLS is off"); each becomes a
+	// warning of the configuration check. Defaults to none.
+	Notices []string
+	// Errors are configuration errors from the loader (a malformed
+	// REDIS_URL…), already free of secrets; any makes the configuration
+	// check fail and the rest skipped. Defaults to none.
+	Errors []string
 	// Host and Port are the server (single mode). Port defaults to 6379.
 	Host string
 	Port int
@@ -65,7 +73,7 @@ type Target struct {
 
 // Configured reports whether any Redis address is set.
 func (t Target) Configured() bool {
-	return t.Source != "" || t.Host != "" || len(t.SentinelAddrs) > 0 || len(t.ClusterAddrs) > 0
+	return t.Source != "" || t.Host != "" || len(t.SentinelAddrs) > 0 || len(t.ClusterAddrs) > 0 || len(t.Errors) > 0
 }
 
 func (t Target) withDefaults() Target {
