@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
+	"log/slog"
 	"reflect"
 	"strconv"
 	"strings"
@@ -144,6 +146,9 @@ func (e *env) goWorker(name string, opts *queue.WorkerOptions, hold func(context
 	}
 	o.Prefix = e.prefix
 	o.OnEvent = r.onEvent
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
 	if o.DrainDelay == 0 {
 		o.DrainDelay = time.Second
 	}

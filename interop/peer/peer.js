@@ -181,7 +181,7 @@ async function work() {
   w.on('completed', (job, result) => {
     finals++;
     counts.completed++;
-    out({ type: 'completed', id: job.id, result: result === undefined ? null : result, ts: Date.now() });
+    if (!args.quiet) out({ type: 'completed', id: job.id, result: result === undefined ? null : result, ts: Date.now() });
     done();
   });
   w.on('failed', (job, err) => {
