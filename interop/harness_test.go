@@ -150,7 +150,15 @@ func startPeerNoWait(ctx context.Context, t testing.TB, scenario string, args ma
 	if err != nil {
 		t.Fatalf("interop: encoding peer args: %v", err)
 	}
-	return startProc(ctx, t, scenario, node, filepath.Join(interopDir(t), "peer", "peer.js"), scenario, string(a))
+	arg := string(a)
+	if len(a) > 32<<10 { // beyond comfortable argv sizes: pass a file
+		f := filepath.Join(t.TempDir(), "args.json")
+		if err := os.WriteFile(f, a, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		arg = "@" + f
+	}
+	return startProc(ctx, t, scenario, node, filepath.Join(interopDir(t), "peer", "peer.js"), scenario, arg)
 }
 
 // startProc runs any program that speaks the peer's JSON-lines protocol

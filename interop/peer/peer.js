@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Node BullMQ 6.7.0 test peer for the Go interop suite (interop/*_test.go).
 //
-//   node peer.js <scenario> '<json args>'
+//   node peer.js <scenario> '<json args>'     (or @file.json)
 //
 // Every scenario prints one JSON object per line on stdout: {"type":"ready"}
 // once its BullMQ objects are connected, then scenario-specific lines, then
@@ -18,7 +18,9 @@ const { Queue, Worker, QueueEvents, FlowProducer, UnrecoverableError } = require
 const scenario = process.argv[2];
 let args = {};
 try {
-  args = JSON.parse(process.argv[3] || '{}');
+  const raw = process.argv[3] || '{}';
+  // '@/path/file.json' reads the arguments from a file (large job lists).
+  args = JSON.parse(raw.startsWith('@') ? require('fs').readFileSync(raw.slice(1), 'utf8') : raw);
 } catch (e) {
   out({ type: 'error', message: 'bad json args: ' + e.message });
   process.exit(2);
@@ -55,12 +57,18 @@ async function finish(summary, code = 0) {
   finished = true;
   await closeAll();
   out(Object.assign({ type: 'done' }, summary || {}));
-  process.exit(code);
+  exitFlushed(code);
+}
+
+// exitFlushed exits once stdout is flushed: a piped stdout is asynchronous
+// in Node, and process.exit would drop the lines still queued.
+function exitFlushed(code) {
+  process.stdout.write('', () => process.exit(code));
 }
 
 function fail(err) {
   out({ type: 'error', message: String(err && err.message ? err.message : err) });
-  closeAll().finally(() => process.exit(1));
+  closeAll().finally(() => exitFlushed(1));
 }
 
 process.on('SIGTERM', () => finish({ signal: 'SIGTERM' }));
