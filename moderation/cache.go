@@ -2,7 +2,6 @@ package moderation
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -180,31 +179,58 @@ func (c *Cache) Provider() Moderator { return c.provider }
 
 // Moderate returns the verdict for content, from Redis when cached, else
 // from the provider (and then stores it). Concurrent identical requests share
-// one lookup and one provider call. Invalid content returns ErrEmptyContent,
+// one provider call. Invalid content returns ErrEmptyContent,
 // ErrAmbiguousContent, ErrContentTooLarge or ErrInvalidImageURL; a provider
 // failure wraps ErrProvider. Redis problems never cause an error. The
-// returned maps must be treated as read-only.
+// returned maps belong to the caller.
+//
+// The hot path (a hit) is one Redis round trip on the caller's goroutine: a
+// pipeline of GET and HINCRBY lookups (plus any fleet counters left over
+// from an outage).
 func (c *Cache) Moderate(ctx context.Context, content Content) (Result, error) {
 	if err := content.validate(); err != nil {
 		return Result{}, err
 	}
 	hash := ContentHash(content, c.info, c.cfg.PolicyVersion)
+	key := c.cfg.KeyPrefix + hash
+	useRedis := c.redisUsable()
+	if useRedis {
+		v, found, err := c.lookup(ctx, key, true)
+		switch {
+		case err != nil:
+			c.redisFailed(ctx, "lookup", err)
+			useRedis = false
+		case found:
+			c.hits.Add(1)
+			c.log.LogAttrs(ctx, slog.LevelDebug, "Cache hit", slog.String("key", hash[:16]), slog.String("provider", c.info.Provider))
+			return Result{Verdict: v, Cached: true}, nil
+		}
+	}
+
+	// Miss or bypass: one provider call per content at a time.
 	leader := false
 	ch := c.sf.DoChan(hash, func() (any, error) {
 		leader = true
 		// The shared call must not die with the first caller's context.
-		return c.lookupOrCall(context.WithoutCancel(ctx), content, hash)
+		return c.resolve(context.WithoutCancel(ctx), content, hash, key, useRedis)
 	})
 	select {
 	case <-ctx.Done():
 		return Result{}, ctx.Err()
 	case r := <-ch:
+		if !leader {
+			c.coalesced.Add(1)
+		}
 		if r.Err != nil {
 			return Result{}, r.Err
 		}
 		res := r.Val.(Result)
 		if !leader {
-			c.coalesced.Add(1)
+			if useRedis {
+				c.hits.Add(1) // served without a provider call, after a lookup
+			} else {
+				c.bypasses.Add(1)
+			}
 			res.Categories = maps.Clone(res.Categories)
 			res.Scores = maps.Clone(res.Scores)
 		}
@@ -212,18 +238,17 @@ func (c *Cache) Moderate(ctx context.Context, content Content) (Result, error) {
 	}
 }
 
-// lookupOrCall is one singleflight call: lookup, then provider and store.
-func (c *Cache) lookupOrCall(ctx context.Context, content Content, hash string) (Result, error) {
-	key := c.cfg.KeyPrefix + hash
-	if !c.redisUsable() {
-		return c.bypass(ctx, content)
-	}
+// lookup GETs key, counting the lookup fleet-wide when count is true.
+func (c *Cache) lookup(ctx context.Context, key string, count bool) (v Verdict, found bool, err error) {
 	var get *redis.StringCmd
-	err := c.redisDo(ctx, func(ctx context.Context) error {
+	err = c.redisDo(ctx, func(ctx context.Context) error {
 		pipe := c.rdb.Pipeline()
 		get = pipe.Get(ctx, key)
-		pipe.HIncrBy(ctx, c.cfg.StatsKey, "lookups", 1)
-		pend := c.takePending(ctx, pipe)
+		var pend pending
+		if count {
+			pipe.HIncrBy(ctx, c.cfg.StatsKey, "lookups", 1)
+			pend = c.takePending(ctx, pipe)
+		}
 		_, err := pipe.Exec(ctx)
 		if err != nil && !errors.Is(err, redis.Nil) {
 			pend.restore(c)
@@ -232,22 +257,36 @@ func (c *Cache) lookupOrCall(ctx context.Context, content Content, hash string) 
 		return nil
 	})
 	if err != nil {
-		c.redisFailed(ctx, "lookup", err)
+		return Verdict{}, false, err
+	}
+	raw, err := get.Bytes()
+	if err != nil {
+		return Verdict{}, false, nil // redis.Nil: not cached
+	}
+	if v, ok := decodeVerdict(raw); ok {
+		return v, true, nil
+	}
+	c.log.LogAttrs(ctx, slog.LevelWarn, "Cache entry unreadable, treating it as a miss", slog.String("key", key[len(c.cfg.KeyPrefix):][:16]))
+	return Verdict{}, false, nil
+}
+
+// resolve is the shared call after a miss (useRedis) or for a bypass: check
+// Redis again (an identical call may have just stored the verdict), call the
+// provider, store the verdict.
+func (c *Cache) resolve(ctx context.Context, content Content, hash, key string, useRedis bool) (Result, error) {
+	if !useRedis {
 		return c.bypass(ctx, content)
 	}
-	if raw, gerr := get.Bytes(); gerr == nil {
-		if v, ok := decodeVerdict(raw); ok {
-			c.hits.Add(1)
-			c.log.LogAttrs(ctx, slog.LevelDebug, "Cache hit", slog.String("key", hash[:16]), slog.String("provider", c.info.Provider))
-			return Result{Verdict: v, Cached: true}, nil
-		}
-		c.log.LogAttrs(ctx, slog.LevelWarn, "Cache entry unreadable, treating as a miss", slog.String("key", hash[:16]))
+	if v, found, err := c.lookup(ctx, key, false); err == nil && found {
+		c.hits.Add(1)
+		c.log.LogAttrs(ctx, slog.LevelDebug, "Cache hit", slog.String("key", hash[:16]), slog.String("provider", c.info.Provider))
+		return Result{Verdict: v, Cached: true}, nil
 	}
 	c.misses.Add(1)
 	c.log.LogAttrs(ctx, slog.LevelDebug, "Cache miss", slog.String("key", hash[:16]), slog.String("provider", c.info.Provider))
 
 	v, perr := c.callProvider(ctx, content)
-	err = c.redisDo(ctx, func(ctx context.Context) error {
+	err := c.redisDo(ctx, func(ctx context.Context) error {
 		pipe := c.rdb.Pipeline()
 		if perr == nil {
 			raw, err := encodeVerdict(v)
@@ -332,6 +371,13 @@ func (c *Cache) redisDo(ctx context.Context, fn func(context.Context) error) err
 	case err := <-done:
 		return err
 	case <-ctx.Done():
+		// fn may have finished (and cancelled ctx) before this select ran:
+		// prefer its result.
+		select {
+		case err := <-done:
+			return err
+		default:
+		}
 		return fmt.Errorf("redis: no answer within %s", c.cfg.RedisTimeout)
 	}
 }
@@ -383,33 +429,6 @@ func (c *Cache) ttl() time.Duration {
 		return c.cfg.TTL
 	}
 	return c.cfg.TTL - rand.N(j+1)
-}
-
-// verdictFormat is the version of the stored JSON.
-const verdictFormat = 1
-
-type storedVerdict struct {
-	V int `json:"v"`
-	Verdict
-	At int64 `json:"at"`
-}
-
-func encodeVerdict(v Verdict) ([]byte, error) {
-	return json.Marshal(storedVerdict{V: verdictFormat, Verdict: v, At: time.Now().Unix()})
-}
-
-func decodeVerdict(raw []byte) (Verdict, bool) {
-	var s storedVerdict
-	if err := json.Unmarshal(raw, &s); err != nil || s.V != verdictFormat || s.Provider == "" {
-		return Verdict{}, false
-	}
-	if s.Categories == nil {
-		s.Categories = map[string]bool{}
-	}
-	if s.Scores == nil {
-		s.Scores = map[string]float64{}
-	}
-	return s.Verdict, true
 }
 
 func truncate(s string, n int) string {

@@ -139,8 +139,8 @@ func TestCacheConcurrentIdenticalRequestsOneProviderCall(t *testing.T) {
 		t.Fatalf("provider calls = %d, want exactly 1", got)
 	}
 	s := b.cache.LocalStats()
-	if s.Misses != 1 || s.ProviderCalls != 1 || s.Hits+s.Coalesced != n-1 {
-		t.Fatalf("stats = %+v, want 1 miss and %d hits+coalesced", s, n-1)
+	if s.Misses != 1 || s.ProviderCalls != 1 || s.Hits != n-1 || s.Coalesced > n-1 {
+		t.Fatalf("stats = %+v, want 1 miss and %d hits", s, n-1)
 	}
 }
 

@@ -211,10 +211,10 @@ func TestOpenAIKeyNeverLeaks(t *testing.T) {
 func TestOpenAIConfig(t *testing.T) {
 	t.Parallel()
 	cases := map[string]string{
-		"https://api.openai.com":                  "https://api.openai.com/v1/moderations",
-		"https://api.openai.com/":                 "https://api.openai.com/v1/moderations",
-		"https://api.openai.com/v1":               "https://api.openai.com/v1/moderations",
-		"https://proxy.example/openai/v1/":        "https://proxy.example/openai/v1/moderations",
+		"https://api.openai.com":                   "https://api.openai.com/v1/moderations",
+		"https://api.openai.com/":                  "https://api.openai.com/v1/moderations",
+		"https://api.openai.com/v1":                "https://api.openai.com/v1/moderations",
+		"https://proxy.example/openai/v1/":         "https://proxy.example/openai/v1/moderations",
 		"http://127.0.0.1:8080/custom/moderations": "http://127.0.0.1:8080/custom/moderations",
 	}
 	for in, want := range cases {

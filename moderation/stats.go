@@ -9,17 +9,18 @@ import (
 
 // LocalStats are this process's counters.
 type LocalStats struct {
-	// Hits: verdicts read from Redis.
+	// Hits: requests answered without calling the provider after a Redis
+	// lookup: read from Redis, or shared with an identical in-flight call.
 	Hits int64 `json:"hits"`
 	// Misses: Redis lookups that found nothing, so the provider was called.
 	Misses int64 `json:"misses"`
-	// Bypasses: provider calls made without the cache (Redis not configured,
-	// unavailable, or failing).
+	// Bypasses: requests answered without the cache (Redis not configured,
+	// unavailable, or failing): the provider was called directly.
 	Bypasses int64 `json:"bypasses"`
 	// Errors: provider calls that failed (never cached).
 	Errors int64 `json:"errors"`
-	// Coalesced: requests that shared the lookup or provider call of an
-	// identical concurrent request.
+	// Coalesced: requests that shared the provider call of an identical
+	// concurrent request (already counted in Hits or Bypasses).
 	Coalesced int64 `json:"coalesced"`
 	// RedisErrors: Redis round trips of the cache that failed or timed out.
 	RedisErrors int64 `json:"redis_errors"`
@@ -33,10 +34,9 @@ type LocalStats struct {
 // FleetStats are the counters of every process sharing the Redis, kept in
 // the StatsKey hash.
 type FleetStats struct {
-	// Lookups: Redis lookups (one per request that reached Redis, coalesced
-	// requests excluded).
+	// Lookups: Redis lookups, one per request that reached Redis.
 	Lookups int64 `json:"lookups"`
-	// Hits is Lookups - Misses.
+	// Hits is Lookups - Misses: lookups answered without a provider call.
 	Hits     int64 `json:"hits"`
 	Misses   int64 `json:"misses"`
 	Bypasses int64 `json:"bypasses"`

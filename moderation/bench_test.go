@@ -1,0 +1,160 @@
+package moderation
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/zyeute/zyeute-redis/internal/redistest"
+)
+
+// BenchmarkHit compares a cached lookup (Cache.Moderate on a hit) with a raw
+// GET of the same key on the same Redis, in the same run, with 1 and 50
+// concurrent callers. Each sub-benchmark reports p50 and p99 latency in µs
+// besides ns/op (the inverse of throughput).
+//
+//	go test -run '^$' -bench . -benchtime 2s ./moderation/
+func BenchmarkHit(b *testing.B) {
+	s := redistest.Start(b, nil)
+	// The recommended client setting: go-redis applies context deadlines
+	// itself, so the cache enforces RedisTimeout without a goroutine.
+	opt := s.Options()
+	opt.ContextTimeoutEnabled = true
+	rdb := redis.NewClient(opt)
+	b.Cleanup(func() { _ = rdb.Close() })
+	ctx := context.Background()
+	prefix := redistest.KeyPrefix(b) + ":moderation:v1:"
+	cache, err := NewCache(rdb, mustRules(b), &CacheConfig{KeyPrefix: prefix})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// A client with go-redis defaults (ContextTimeoutEnabled false): the
+	// cache then guards each round trip with a goroutine.
+	plain := s.Client(b)
+	guarded, err := NewCache(plain, mustRules(b), &CacheConfig{KeyPrefix: prefix})
+	if err != nil {
+		b.Fatal(err)
+	}
+	// 50 distinct comments, each cached once.
+	texts := make([]string, 50)
+	keys := make([]string, 50)
+	for i := range texts {
+		texts[i] = fmt.Sprintf("Commentaire numéro %d : ostie que c'est beau, bravo!", i)
+		if _, err := cache.Moderate(ctx, Content{Text: texts[i]}); err != nil {
+			b.Fatal(err)
+		}
+		keys[i] = cache.cfg.KeyPrefix + ContentHash(Content{Text: texts[i]}, cache.info, cache.cfg.PolicyVersion)
+		if r, _ := cache.Moderate(ctx, Content{Text: texts[i]}); !r.Cached {
+			b.Fatal("setup: not a hit")
+		}
+	}
+
+	hit := func(i int) error {
+		r, err := cache.Moderate(ctx, Content{Text: texts[i]})
+		if err == nil && !r.Cached {
+			err = fmt.Errorf("not a hit")
+		}
+		return err
+	}
+	get := func(i int) error { return rdb.Get(ctx, keys[i]).Err() }
+	guardedHit := func(i int) error {
+		r, err := guarded.Moderate(ctx, Content{Text: texts[i]})
+		if err == nil && !r.Cached {
+			err = fmt.Errorf("not a hit")
+		}
+		return err
+	}
+	b.Run("cache-hit-guarded/callers=1/same-key", func(b *testing.B) { runLatency(b, 1, false, guardedHit) })
+	b.Run("raw-get-plain-client/callers=1/same-key", func(b *testing.B) {
+		runLatency(b, 1, false, func(i int) error { return plain.Get(ctx, keys[i]).Err() })
+	})
+
+	for _, callers := range []int{1, 50} {
+		for _, distinct := range []bool{false, true} {
+			if callers == 1 && distinct {
+				continue
+			}
+			name := "same-key"
+			if distinct {
+				name = "distinct-keys"
+			}
+			b.Run(fmt.Sprintf("cache-hit/callers=%d/%s", callers, name), func(b *testing.B) { runLatency(b, callers, distinct, hit) })
+			b.Run(fmt.Sprintf("raw-get/callers=%d/%s", callers, name), func(b *testing.B) { runLatency(b, callers, distinct, get) })
+		}
+	}
+}
+
+// runLatency runs op with the given number of concurrent callers (caller c
+// uses key c when distinct, key 0 otherwise) and reports p50/p99.
+func runLatency(b *testing.B, callers int, distinct bool, op func(i int) error) {
+	var mu sync.Mutex
+	var all []time.Duration
+	var next int
+	var nextMu sync.Mutex
+	procs := runtime.GOMAXPROCS(0)
+	b.SetParallelism(max(1, callers/procs))
+	if callers == 1 {
+		lat := make([]time.Duration, 0, b.N)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			t0 := time.Now()
+			if err := op(0); err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(t0))
+		}
+		b.StopTimer()
+		reportPercentiles(b, lat)
+		return
+	}
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		nextMu.Lock()
+		idx := 0
+		if distinct {
+			idx = next % 50
+		}
+		next++
+		nextMu.Unlock()
+		lat := make([]time.Duration, 0, 1024)
+		for pb.Next() {
+			t0 := time.Now()
+			if err := op(idx); err != nil {
+				b.Error(err)
+				return
+			}
+			lat = append(lat, time.Since(t0))
+		}
+		mu.Lock()
+		all = append(all, lat...)
+		mu.Unlock()
+	})
+	b.StopTimer()
+	reportPercentiles(b, all)
+}
+
+func reportPercentiles(b *testing.B, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	pct := func(p float64) float64 {
+		return float64(lat[min(len(lat)-1, int(float64(len(lat))*p))].Nanoseconds()) / 1e3
+	}
+	b.ReportMetric(pct(0.50), "p50-µs")
+	b.ReportMetric(pct(0.99), "p99-µs")
+}
+
+func mustRules(b *testing.B) *RulesModerator {
+	m, err := NewRulesModerator(nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
