@@ -63,6 +63,10 @@ func childMain(ctx context.Context, arg string, stdin io.Reader, stdout io.Write
 	if err := s.validate(); err != nil {
 		return err
 	}
+	if s.MemProfile != "" {
+		// A finer sampling than the default 512 KiB, set before any work.
+		runtime.MemProfileRate = 4096
+	}
 	mk, ok := drivers[s.Impl]
 	if !ok {
 		return fmt.Errorf("child: no Go driver for %q", s.Impl)

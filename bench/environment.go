@@ -31,6 +31,9 @@ type environment struct {
 	GoRedis     string `json:"go_redis"`
 	Redis       string `json:"redis"`
 	OursVersion string `json:"ours"`
+	// The server alone, no child connected, over the idle window.
+	IdleBaselineCmdsPerS float64 `json:"idle_baseline_cmds_per_s"`
+	IdleBaselineCPUPerS  float64 `json:"idle_baseline_cpu_us_per_s"`
 }
 
 func collectEnvironment(ctx context.Context, cfg config, rc *redis.Client) environment {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -105,6 +106,13 @@ func runSuite(ctx context.Context, cfg config, stdout, stderr io.Writer) (*suite
 		fmt.Fprintf(stderr, "bench: %s\n", r.summary())
 		return nil
 	}
+	if slices.ContainsFunc(cfg.scenarios(), func(s scenario) bool { return s.Kind == kindIdle }) {
+		// What the idle server does on its own (serverCron, the probe's
+		// connection), to read the idle rows against.
+		if err := o.baseline(ctx, &out.Env); err != nil {
+			return out, err
+		}
+	}
 	for rep := 1; rep <= cfg.Reps; rep++ {
 		for _, sc := range cfg.scenarios() {
 			for _, impl := range cfg.Impls {
@@ -163,6 +171,26 @@ func (r record) summary() string {
 		s += " NOT VERIFIED: " + r.VerifyDetail
 	}
 	return s
+}
+
+func (o *orchestrator) baseline(ctx context.Context, env *environment) error {
+	if err := o.rc.FlushAll(ctx).Err(); err != nil {
+		return err
+	}
+	a, err := snapshot(ctx, o.rc)
+	if err != nil {
+		return err
+	}
+	if err := sleep(ctx, o.cfg.Idle); err != nil {
+		return err
+	}
+	b, err := snapshot(ctx, o.rc)
+	if err != nil {
+		return err
+	}
+	d, win := delta(a, b), b.at.Sub(a.at).Seconds()
+	env.IdleBaselineCmdsPerS, env.IdleBaselineCPUPerS = float64(d.Cmds)/win, d.CPUus/win
+	return nil
 }
 
 type orchestrator struct {

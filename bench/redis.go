@@ -109,6 +109,7 @@ type infoSnapshot struct {
 	total    int64            // total_commands_processed (includes commands run by scripts)
 	cpuSec   float64          // used_cpu_sys + used_cpu_user
 	calls    map[string]int64 // commandstats calls per command
+	usec     map[string]int64 // commandstats usec per command
 	version  string
 	pid      int
 	rssBytes int64
@@ -123,7 +124,7 @@ func snapshot(ctx context.Context, c *redis.Client) (infoSnapshot, error) {
 }
 
 func parseInfo(txt string) infoSnapshot {
-	s := infoSnapshot{at: time.Now(), calls: map[string]int64{}}
+	s := infoSnapshot{at: time.Now(), calls: map[string]int64{}, usec: map[string]int64{}}
 	sc := bufio.NewScanner(strings.NewReader(txt))
 	for sc.Scan() {
 		k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), ":")
@@ -151,6 +152,9 @@ func parseInfo(txt string) infoSnapshot {
 				if n, ok := strings.CutPrefix(f, "calls="); ok {
 					s.calls[name], _ = strconv.ParseInt(n, 10, 64)
 				}
+				if n, ok := strings.CutPrefix(f, "usec="); ok {
+					s.usec[name], _ = strconv.ParseInt(n, 10, 64)
+				}
 			}
 		}
 	}
@@ -168,16 +172,20 @@ type cost struct {
 	ScriptCalls int64            `json:"script_calls"` // EVAL/EVALSHA/FCALL: round trips that ran a script
 	CPUus       float64          `json:"cpu_us"`       // used_cpu_sys + used_cpu_user of the server process
 	Calls       map[string]int64 `json:"calls"`        // per command
+	// Usec is commandstats time per command; a script's commands are
+	// counted both on their own and inside EVALSHA's time.
+	Usec map[string]int64 `json:"usec"`
 }
 
 func delta(a, b infoSnapshot) cost {
-	c := cost{Calls: map[string]int64{}, CPUus: (b.cpuSec - a.cpuSec) * 1e6}
+	c := cost{Calls: map[string]int64{}, Usec: map[string]int64{}, CPUus: (b.cpuSec - a.cpuSec) * 1e6}
 	for name, n := range b.calls {
 		d := n - a.calls[name]
 		if d <= 0 || probeCommands[name] {
 			continue
 		}
 		c.Calls[name] = d
+		c.Usec[name] = b.usec[name] - a.usec[name]
 		c.Cmds += d
 		switch name {
 		case "eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro":

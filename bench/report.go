@@ -123,7 +123,9 @@ func renderMarkdown(cfg config, env environment, recs []record) string {
 		orDash(env.OursVersion), env.Go, orDash(env.GoRedis), orDash(env.Node), orDash(env.BullMQ), orDash(env.IORedis), orDash(env.Asynq), orDash(env.Redis))
 	fmt.Fprintf(&b, "%d repetition(s), interleaved; N = %d jobs per add/process run, %d jobs at %.0f jobs/s (c=%d) per latency run, idle window %s. ",
 		cfg.Reps, cfg.N, cfg.LatencyN, cfg.Rate, cfg.LatencyConc, cfg.Idle)
-	fmt.Fprintf(&b, "Cells: median (min–max). Ratios: median of ours / median of the other.\n\n")
+	fmt.Fprintf(&b, "Cells: median (min–max). Ratios: median of ours / median of the other.\n")
+	fmt.Fprintf(&b, "The server alone (no client but the probe) did %.2f commands/s and used %.0f µs CPU/s over the idle window: read the idle rows against that.\n\n",
+		env.IdleBaselineCmdsPerS, env.IdleBaselineCPUPerS)
 
 	has := map[string]bool{}
 	for _, i := range cfg.Impls {
