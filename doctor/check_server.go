@@ -82,7 +82,7 @@ func (d *diag) checkServer(ctx context.Context, c *Check) string {
 	}
 	c.Data = &data
 
-	d.checkVersion(c, data, info)
+	d.checkVersion(c, data)
 
 	// CONFIG, with INFO as the fallback for managed services.
 	cfg := func(name string) (string, bool) {
@@ -123,7 +123,7 @@ func (d *diag) checkServer(ctx context.Context, c *Check) string {
 	return ""
 }
 
-func (d *diag) checkVersion(c *Check, data ServerData, info map[string]string) {
+func (d *diag) checkVersion(c *Check, data ServerData) {
 	name := data.Flavor
 	ver, ok := parseVersion(data.Version)
 	switch {
@@ -139,7 +139,6 @@ func (d *diag) checkVersion(c *Check, data ServerData, info map[string]string) {
 		add(c, "version", StatusOK, fmt.Sprintf("Valkey %s (compatible with Redis ≥ 7.2)", data.Version), "")
 		return
 	}
-	_ = info
 	v := ver
 	switch {
 	case v.less(version{5, 0, 0}):
