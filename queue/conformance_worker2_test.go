@@ -28,6 +28,7 @@ func TestConformance26_LockKeptAlive(t *testing.T) {
 		}
 		return "done", ctx.Err()
 	}, &WorkerOptions{LockDuration: lock, SkipStalledCheck: true, OnEvent: rec.on})
+	b.waitState(t, id, StateActive) // the checker below must not take the job
 	checker := &recorder{}
 	startWorker(t, b, func(context.Context, *Job) (any, error) { return nil, nil },
 		&WorkerOptions{StalledInterval: 50 * time.Millisecond, LockDuration: lock, OnEvent: checker.on})

@@ -11,6 +11,6 @@
 --@include "common"
 --@include "worker"
 
-local r = fetchJob(ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]),
+local r = fetchJob(readMeta(), ARGV[1], tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4]),
   tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7])
 return r

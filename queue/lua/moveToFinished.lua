@@ -27,16 +27,17 @@ local value = ARGV[6]
 local jobKey = prefix .. jobId
 local completed = target == 'completed'
 
-if redis.call('EXISTS', jobKey) == 0 then
+-- One read of the hash: existence (timestamp is always there), parent,
+-- dedup id and attempts made.
+local f = redis.call('HMGET', jobKey, 'timestamp', 'parentKey', 'parent', 'deid', 'atm')
+if not f[1] and redis.call('EXISTS', jobKey) == 0 then
   return -1
 end
-if completed then
+if completed and redis.call('EXISTS', jobKey .. ':dependencies', jobKey .. ':unsuccessful') > 0 then
   if redis.call('SCARD', jobKey .. ':dependencies') ~= 0 then
     return -4
   end
-  if redis.call('ZCARD', jobKey .. ':unsuccessful') ~= 0 then
-    return -9
-  end
+  return -9
 end
 local lc = checkLock(jobKey, token)
 if lc ~= 0 then
@@ -46,21 +47,17 @@ if redis.call('LREM', Q.active, -1, jobId) == 0 then
   return -3
 end
 dropLock(jobKey, jobId, token)
-if not completed then
-  if ARGV[17] ~= '' then
-    redis.call('HSET', jobKey, 'failedReason', value, 'stacktrace', ARGV[17])
-  else
-    redis.call('HSET', jobKey, 'failedReason', value)
-  end
+
+local meta = readMeta()
+local maxEv = tonumber(meta[5])
+if not maxEv then
+  redis.call('HSET', Q.meta, 'opts.maxLenEvents', 10000)
+  maxEv = 10000
 end
 
-local f = redis.call('HMGET', jobKey, 'parentKey', 'parent', 'deid')
-local maxEv = maxEvents(Q.meta)
-redis.call('XTRIM', Q.events, 'MAXLEN', '~', maxEv)
-
 -- deduplication release (§9.5)
-if f[3] then
-  local deKey = prefix .. 'de:' .. f[3]
+if f[4] then
+  local deKey = prefix .. 'de:' .. f[4]
   local ttl = redis.call('PTTL', deKey)
   if ttl == 0 then
     redis.call('DEL', deKey)
@@ -69,9 +66,9 @@ if f[3] then
   end
 end
 
-updateParent(jobKey, f[1], f[2], completed, value, now)
+updateParent(jobKey, f[2], f[3], completed, value, now)
 
-local atm = redis.call('HINCRBY', jobKey, 'atm', 1)
+local atm = (tonumber(f[5]) or 0) + 1
 
 -- retention (§9.9 step 10)
 local count = tonumber(ARGV[7])
@@ -83,8 +80,14 @@ if not completed then
 end
 if count ~= 0 then
   redis.call('ZADD', targetKey, now, jobId)
-  redis.call('HSET', jobKey, property, value, 'finishedOn', now)
-  if not completed then
+  if completed then
+    redis.call('HSET', jobKey, property, value, 'finishedOn', now, 'atm', atm)
+  else
+    if ARGV[17] ~= '' then
+      redis.call('HSET', jobKey, property, value, 'finishedOn', now, 'atm', atm, 'stacktrace', ARGV[17])
+    else
+      redis.call('HSET', jobKey, property, value, 'finishedOn', now, 'atm', atm)
+    end
     redis.call('HDEL', jobKey, 'defa')
   end
   local age = tonumber(ARGV[8])
@@ -119,13 +122,15 @@ else
   removeJobKeys(jobKey)
 end
 
-emit(Q.events, nil, target, 'jobId', jobId, property, value, 'prev', 'active')
+-- The finish event is written with MAXLEN ~ (Node runs a separate XTRIM
+-- before an untrimmed XADD: same bound, one call less).
+emit(Q.events, maxEv, target, 'jobId', jobId, property, value, 'prev', 'active')
 if not completed and atm >= (tonumber(ARGV[10]) or 0) then
   emit(Q.events, nil, 'retries-exhausted', 'jobId', jobId, 'attemptsMade', atm)
 end
 
 if ARGV[11] == '1' then
-  local r, pm = fetchJob(prefix, now, ARGV[12], tonumber(ARGV[13]), tonumber(ARGV[14]),
+  local r, pm = fetchJob(meta, prefix, now, ARGV[12], tonumber(ARGV[13]), tonumber(ARGV[14]),
     tonumber(ARGV[15]), ARGV[16])
   if r[1] ~= 0 or r[3] > 0 or r[4] > 0 or pm then
     return r

@@ -23,11 +23,16 @@ local function nextDelayed()
   return 0
 end
 
+-- Read the meta fields fetchJob needs (one HMGET): paused, concurrency,
+-- max, duration, opts.maxLenEvents.
+local function readMeta()
+  return redis.call('HMGET', Q.meta, 'paused', 'concurrency', 'max', 'duration', 'opts.maxLenEvents')
+end
+
 -- moveToActive (§9.7). Returns the reply {fields, id, rateLimitTTL,
--- nextDelayed} and whether the queue was paused or maxed.
+-- nextDelayed} and whether the queue was paused or maxed. m is readMeta().
 -- limMax / limDuration: the worker's limiter (0 = none).
-local function fetchJob(prefix, now, token, lockDuration, limMax, limDuration, workerName)
-  local m = redis.call('HMGET', Q.meta, 'paused', 'concurrency', 'max', 'duration')
+local function fetchJob(m, prefix, now, token, lockDuration, limMax, limDuration, workerName)
   local pm = false
   if m[1] then
     pm = true
@@ -81,7 +86,27 @@ local function fetchJob(prefix, now, token, lockDuration, limMax, limDuration, w
   end
 
   local jobKey = prefix .. id
-  if maxJobs and redis.call('HEXISTS', jobKey, 'defa') == 0 then
+  -- Read the hash once, then write processedOn / ats / pb and patch the
+  -- returned copy, instead of HINCRBY + HGETALL.
+  local h = redis.call('HGETALL', jobKey)
+  local iAts, iPo, iPb, hasDefa
+  for i = 1, #h, 2 do
+    local f = h[i]
+    if f == 'ats' then
+      iAts = i + 1
+    elseif f == 'processedOn' then
+      iPo = i + 1
+    elseif f == 'pb' then
+      iPb = i + 1
+    elseif f == 'defa' then
+      hasDefa = true
+    end
+  end
+  local ats = 1
+  if iAts then
+    ats = (tonumber(h[iAts]) or 0) + 1
+  end
+  if maxJobs and not hasDefa then
     if redis.call('INCR', Q.limiter) == 1 and duration > 0 then
       redis.call('PEXPIRE', Q.limiter, math.floor(math.abs(duration)))
     end
@@ -91,13 +116,25 @@ local function fetchJob(prefix, now, token, lockDuration, limMax, limDuration, w
   end
   emit(Q.events, nil, 'active', 'jobId', id, 'prev', 'waiting')
   if workerName ~= '' then
-    redis.call('HSET', jobKey, 'processedOn', now, 'pb', workerName)
+    redis.call('HSET', jobKey, 'processedOn', now, 'ats', ats, 'pb', workerName)
   else
-    redis.call('HSET', jobKey, 'processedOn', now)
+    redis.call('HSET', jobKey, 'processedOn', now, 'ats', ats)
   end
-  redis.call('HINCRBY', jobKey, 'ats', 1)
+  local set = function(idx, field, v)
+    if idx then
+      h[idx] = v
+    else
+      h[#h + 1] = field
+      h[#h + 1] = v
+    end
+  end
+  set(iAts, 'ats', tostring(ats))
+  set(iPo, 'processedOn', tostring(now))
+  if workerName ~= '' then
+    set(iPb, 'pb', workerName)
+  end
   redis.call('ZADD', Q.marker, 0, '0')
-  return {redis.call('HGETALL', jobKey), id, 0, 0}, false
+  return {h, id, 0, 0}, false
 end
 
 -- Lock check of every exit from active: 0 ok, -2 missing, -6 mismatch.
