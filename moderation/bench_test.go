@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,22 +56,36 @@ func BenchmarkHit(b *testing.B) {
 		}
 	}
 
+	// Under heavy machine load a lookup can exceed RedisTimeout; it is then
+	// answered by the provider (a bypass), as designed. Such calls are
+	// counted, reported as "bypass-%", and kept in the latencies.
+	var calls, notHit atomic.Int64
 	hit := func(i int) error {
 		r, err := cache.Moderate(ctx, Content{Text: texts[i]})
+		calls.Add(1)
 		if err == nil && !r.Cached {
-			err = fmt.Errorf("not a hit")
+			notHit.Add(1)
 		}
 		return err
+	}
+	reportBypass := func(b *testing.B) {
+		if n := calls.Swap(0); n > 0 {
+			b.ReportMetric(100*float64(notHit.Swap(0))/float64(n), "bypass-%")
+		}
 	}
 	get := func(i int) error { return rdb.Get(ctx, keys[i]).Err() }
 	guardedHit := func(i int) error {
 		r, err := guarded.Moderate(ctx, Content{Text: texts[i]})
+		calls.Add(1)
 		if err == nil && !r.Cached {
-			err = fmt.Errorf("not a hit")
+			notHit.Add(1)
 		}
 		return err
 	}
-	b.Run("cache-hit-guarded/callers=1/same-key", func(b *testing.B) { runLatency(b, 1, false, guardedHit) })
+	b.Run("cache-hit-guarded/callers=1/same-key", func(b *testing.B) {
+		runLatency(b, 1, false, guardedHit)
+		reportBypass(b)
+	})
 	b.Run("raw-get-plain-client/callers=1/same-key", func(b *testing.B) {
 		runLatency(b, 1, false, func(i int) error { return plain.Get(ctx, keys[i]).Err() })
 	})
@@ -84,7 +99,10 @@ func BenchmarkHit(b *testing.B) {
 			if distinct {
 				name = "distinct-keys"
 			}
-			b.Run(fmt.Sprintf("cache-hit/callers=%d/%s", callers, name), func(b *testing.B) { runLatency(b, callers, distinct, hit) })
+			b.Run(fmt.Sprintf("cache-hit/callers=%d/%s", callers, name), func(b *testing.B) {
+				runLatency(b, callers, distinct, hit)
+				reportBypass(b)
+			})
 			b.Run(fmt.Sprintf("raw-get/callers=%d/%s", callers, name), func(b *testing.B) { runLatency(b, callers, distinct, get) })
 		}
 	}

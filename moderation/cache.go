@@ -191,12 +191,17 @@ func (c *Cache) Moderate(ctx context.Context, content Content) (Result, error) {
 	if err := content.validate(); err != nil {
 		return Result{}, err
 	}
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
 	hash := ContentHash(content, c.info, c.cfg.PolicyVersion)
 	key := c.cfg.KeyPrefix + hash
 	useRedis := c.redisUsable()
 	if useRedis {
 		v, found, err := c.lookup(ctx, key, true)
 		switch {
+		case err != nil && ctx.Err() != nil:
+			return Result{}, ctx.Err() // the caller gave up; Redis is not at fault
 		case err != nil:
 			c.redisFailed(ctx, "lookup", err)
 			useRedis = false
