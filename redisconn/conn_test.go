@@ -60,8 +60,8 @@ func setup(t *testing.T, env map[string]string) *bundle {
 	c, err := redisconn.New(cfg.Redis, &redisconn.Options{
 		Logger:        slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		ProbeInterval: testProbeInterval,
-		ProbeTimeout:  2 * time.Second,
-		DialTimeout:   time.Second,
+		ProbeTimeout:  10 * time.Second,
+		DialTimeout:   5 * time.Second,
 		BackoffMax:    testBackoffMax,
 	})
 	if err != nil {
@@ -183,7 +183,7 @@ func TestReconnectAfterKill(t *testing.T) {
 
 	s.Kill()
 	// Two probe intervals plus one probe timeout.
-	st = waitState(t, b.conn, redisconn.Disconnected, 2*testProbeInterval+2*time.Second)
+	st = waitState(t, b.conn, redisconn.Disconnected, 2*testProbeInterval+10*time.Second)
 	if !strings.Contains(st.Message, "ECONNREFUSED") && !strings.Contains(st.Message, "ECONNRESET") {
 		t.Errorf("message = %q", st.Message)
 	}

@@ -58,12 +58,30 @@ type served struct {
 }
 
 // startServe runs `serve` through run() on a free port and waits for
-// /livez. stop cancels the context and returns run's error.
+// /livez. stop cancels the context and returns run's error. A port taken
+// by another process between FreePort and listen is retried.
 func startServe(t *testing.T, vars map[string]string) *served {
+	t.Helper()
+	var lastErr error
+	for attempt := 0; attempt < 5; attempt++ {
+		s, err := tryServe(t, vars)
+		if err == nil {
+			return s
+		}
+		lastErr = err
+		if !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
+	}
+	t.Fatal(lastErr)
+	return nil
+}
+
+func tryServe(t *testing.T, vars map[string]string) (*served, error) {
 	t.Helper()
 	port, err := redistest.FreePort()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	env := map[string]string{"PORT": strconv.Itoa(port)}
 	for k, v := range vars {
@@ -71,39 +89,39 @@ func startServe(t *testing.T, vars map[string]string) *served {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	stderr := &syncBuffer{}
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve"}, func(k string) string { return env[k] }, io.Discard, stderr) }()
-	s := &served{base: "http://127.0.0.1:" + strconv.Itoa(port), stderr: stderr}
-	var once sync.Once
+	done := make(chan struct{})
 	var runErr error
+	go func() {
+		runErr = run(ctx, []string{"serve"}, func(k string) string { return env[k] }, io.Discard, stderr)
+		close(done)
+	}()
+	s := &served{base: "http://127.0.0.1:" + strconv.Itoa(port), stderr: stderr}
 	s.stop = func() error {
-		once.Do(func() {
-			cancel()
-			select {
-			case runErr = <-done:
-			case <-time.After(30 * time.Second):
-				runErr = fmt.Errorf("serve did not stop")
-			}
-		})
-		return runErr
+		cancel()
+		select {
+		case <-done:
+			return runErr
+		case <-time.After(30 * time.Second):
+			return fmt.Errorf("serve did not stop")
+		}
 	}
 	t.Cleanup(func() { _ = s.stop() })
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		select {
-		case err := <-done:
-			t.Fatalf("serve exited early: %v\n%s", err, stderr)
+		case <-done:
+			return nil, fmt.Errorf("serve exited early: %v\n%s", runErr, stderr)
 		default:
 		}
 		resp, err := http.Get(s.base + "/livez")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return s
+				return s, nil
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("serve not up: %v\n%s", err, stderr)
+			return nil, fmt.Errorf("serve not up: %v\n%s", err, stderr)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -326,5 +344,15 @@ func TestBinarySIGTERM(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "msg=stopped") {
 		t.Errorf("no graceful stop in logs:\n%s", stderr)
+	}
+}
+
+func TestExitWith(t *testing.T) {
+	t.Parallel()
+	if exitWith(0) != nil || exitCode(exitWith(0)) != 0 {
+		t.Error("exitWith(0) is not success")
+	}
+	if err := exitWith(4); exitCode(err) != 4 || errorMessage(err) != "" {
+		t.Errorf("exitWith(4) = %v (code %d)", err, exitCode(err))
 	}
 }

@@ -51,9 +51,9 @@ func ping(ctx context.Context, e *env, args []string) error {
 		return nil
 	case redisconn.NotConfigured:
 		fmt.Fprintf(e.stdout, "message: %s\n", st.Message)
-		return &exitError{code: exitNotConfigured, err: fmt.Errorf("Redis is not configured: set REDIS_URL or REDIS_HOST")}
+		return &exitError{code: exitNotConfigured, err: fmt.Errorf("redis is not configured: set REDIS_URL or REDIS_HOST")}
 	default:
 		fmt.Fprintf(e.stdout, "message: %s\n", st.Message)
-		return &exitError{code: exitFailure, err: fmt.Errorf("Redis unreachable: %s", st.Message)}
+		return &exitError{code: exitFailure, err: fmt.Errorf("redis unreachable: %s", st.Message)}
 	}
 }
