@@ -3,8 +3,8 @@ package queue
 import (
 	"context"
 	"log/slog"
-	"strings"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
