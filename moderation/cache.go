@@ -18,8 +18,9 @@ import (
 // RedisClient is what the cache needs from go-redis. redis.UniversalClient
 // (a *redis.Client, *redis.ClusterClient or *redis.Ring) satisfies it.
 type RedisClient interface {
+	Get(ctx context.Context, key string) *redis.StringCmd
+	Set(ctx context.Context, key string, value any, expiration time.Duration) *redis.StatusCmd
 	Pipeline() redis.Pipeliner
-	HGetAll(ctx context.Context, key string) *redis.MapStringStringCmd
 }
 
 // CacheConfig configures a Cache. The zero value is valid.
@@ -48,6 +49,12 @@ type CacheConfig struct {
 	// (the call outlives an impatient caller so its verdict can be cached).
 	// Defaults to 60s.
 	ProviderTimeout time.Duration
+	// StatsFlushInterval is how often this process adds its counts to the
+	// fleet-wide counters: the HINCRBYs ride in the pipeline of the first
+	// lookup after the interval (and of every FleetStats call), so most hits
+	// are a single GET. A negative value writes them with every lookup.
+	// Defaults to 1s.
+	StatsFlushInterval time.Duration
 	// Available reports whether Redis is usable right now (wire it to the
 	// shared connection state). When it returns false the cache is bypassed
 	// without trying Redis. Defaults to nil: always try when a client is set.
@@ -71,9 +78,10 @@ type Cache struct {
 	sf singleflight.Group
 
 	hits, misses, bypasses, errs, coalesced, redisErrs, providerCalls atomic.Int64
-	// Fleet increments not yet written (Redis was down): flushed with the
-	// next successful lookup.
-	pendBypasses, pendMisses, pendErrs atomic.Int64
+	// Fleet increments not yet written: flushed with a lookup at most every
+	// StatsFlushInterval (and kept while Redis is down).
+	pendLookups, pendBypasses, pendMisses, pendErrs atomic.Int64
+	lastFlush                                       atomic.Int64 // unix nanoseconds
 
 	ai atomic.Pointer[aiState]
 
@@ -137,6 +145,9 @@ func NewCache(rdb RedisClient, provider Moderator, cfg *CacheConfig) (*Cache, er
 	if c.ProviderTimeout == 0 {
 		c.ProviderTimeout = 60 * time.Second
 	}
+	if c.StatsFlushInterval == 0 {
+		c.StatsFlushInterval = time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -184,9 +195,9 @@ func (c *Cache) Provider() Moderator { return c.provider }
 // failure wraps ErrProvider. Redis problems never cause an error. The
 // returned maps belong to the caller.
 //
-// The hot path (a hit) is one Redis round trip on the caller's goroutine: a
-// pipeline of GET and HINCRBY lookups (plus any fleet counters left over
-// from an outage).
+// The hot path (a hit) is one GET on the caller's goroutine; once per
+// StatsFlushInterval the fleet counters (HINCRBY) ride in the same
+// pipeline.
 func (c *Cache) Moderate(ctx context.Context, content Content) (Result, error) {
 	if err := content.validate(); err != nil {
 		return Result{}, err
@@ -243,17 +254,27 @@ func (c *Cache) Moderate(ctx context.Context, content Content) (Result, error) {
 	}
 }
 
-// lookup GETs key, counting the lookup fleet-wide when count is true.
+// lookup GETs key, counting the lookup fleet-wide when count is true. The
+// pending fleet counters ride along (pipelined) once per StatsFlushInterval;
+// otherwise a lookup is a single GET.
 func (c *Cache) lookup(ctx context.Context, key string, count bool) (v Verdict, found bool, err error) {
 	var get *redis.StringCmd
+	flush := false
+	if count {
+		c.pendLookups.Add(1)
+		flush = c.flushDue()
+	}
 	err = c.redisDo(ctx, func(ctx context.Context) error {
+		if !flush {
+			get = c.rdb.Get(ctx, key)
+			if err := get.Err(); err != nil && !errors.Is(err, redis.Nil) {
+				return err
+			}
+			return nil
+		}
 		pipe := c.rdb.Pipeline()
 		get = pipe.Get(ctx, key)
-		var pend pending
-		if count {
-			pipe.HIncrBy(ctx, c.cfg.StatsKey, "lookups", 1)
-			pend = c.takePending(ctx, pipe)
-		}
+		pend := c.takePending(ctx, pipe)
 		_, err := pipe.Exec(ctx)
 		if err != nil && !errors.Is(err, redis.Nil) {
 			pend.restore(c)
@@ -275,6 +296,17 @@ func (c *Cache) lookup(ctx context.Context, key string, count bool) (v Verdict, 
 	return Verdict{}, false, nil
 }
 
+// flushDue reports whether this lookup should carry the pending fleet
+// counters, and claims the flush if so.
+func (c *Cache) flushDue() bool {
+	if c.cfg.StatsFlushInterval < 0 {
+		return true
+	}
+	now := time.Now().UnixNano()
+	last := c.lastFlush.Load()
+	return now-last >= int64(c.cfg.StatsFlushInterval) && c.lastFlush.CompareAndSwap(last, now)
+}
+
 // resolve is the shared call after a miss (useRedis) or for a bypass: check
 // Redis again (an identical call may have just stored the verdict), call the
 // provider, store the verdict.
@@ -291,26 +323,16 @@ func (c *Cache) resolve(ctx context.Context, content Content, hash, key string, 
 	c.log.LogAttrs(ctx, slog.LevelDebug, "Cache miss", slog.String("key", hash[:16]), slog.String("provider", c.info.Provider))
 
 	v, perr := c.callProvider(ctx, content)
-	err := c.redisDo(ctx, func(ctx context.Context) error {
-		pipe := c.rdb.Pipeline()
-		if perr == nil {
-			raw, err := encodeVerdict(v)
-			if err != nil {
-				return err
-			}
-			pipe.Set(ctx, key, raw, c.ttl())
-		} else {
-			pipe.HIncrBy(ctx, c.cfg.StatsKey, "errors", 1)
-		}
-		pipe.HIncrBy(ctx, c.cfg.StatsKey, "misses", 1)
-		_, err := pipe.Exec(ctx)
-		return err
-	})
+	c.pendMisses.Add(1)
+	if perr != nil {
+		c.pendErrs.Add(1)
+		return Result{}, perr
+	}
+	raw, err := encodeVerdict(v)
+	if err == nil {
+		err = c.redisDo(ctx, func(ctx context.Context) error { return c.rdb.Set(ctx, key, raw, c.ttl()).Err() })
+	}
 	if err != nil {
-		c.pendMisses.Add(1)
-		if perr != nil {
-			c.pendErrs.Add(1)
-		}
 		c.redisFailed(ctx, "store", err)
 	}
 	if perr != nil {
@@ -405,23 +427,23 @@ func (c *Cache) redisFailed(ctx context.Context, op string, err error) {
 }
 
 // pending is a set of fleet increments taken for one pipeline.
-type pending struct{ bypasses, misses, errs int64 }
+type pending struct{ lookups, bypasses, misses, errs int64 }
 
 func (c *Cache) takePending(ctx context.Context, pipe redis.Pipeliner) pending {
-	p := pending{c.pendBypasses.Swap(0), c.pendMisses.Swap(0), c.pendErrs.Swap(0)}
-	if p.bypasses > 0 {
-		pipe.HIncrBy(ctx, c.cfg.StatsKey, "bypasses", p.bypasses)
-	}
-	if p.misses > 0 {
-		pipe.HIncrBy(ctx, c.cfg.StatsKey, "misses", p.misses)
-	}
-	if p.errs > 0 {
-		pipe.HIncrBy(ctx, c.cfg.StatsKey, "errors", p.errs)
+	p := pending{c.pendLookups.Swap(0), c.pendBypasses.Swap(0), c.pendMisses.Swap(0), c.pendErrs.Swap(0)}
+	for _, f := range []struct {
+		field string
+		n     int64
+	}{{"lookups", p.lookups}, {"bypasses", p.bypasses}, {"misses", p.misses}, {"errors", p.errs}} {
+		if f.n > 0 {
+			pipe.HIncrBy(ctx, c.cfg.StatsKey, f.field, f.n)
+		}
 	}
 	return p
 }
 
 func (p pending) restore(c *Cache) {
+	c.pendLookups.Add(p.lookups)
 	c.pendBypasses.Add(p.bypasses)
 	c.pendMisses.Add(p.misses)
 	c.pendErrs.Add(p.errs)

@@ -475,7 +475,7 @@ func TestNewCacheValidates(t *testing.T) {
 	}
 	want := CacheConfig{TTL: 24 * time.Hour, Jitter: 0.05, RedisTimeout: 250 * time.Millisecond,
 		KeyPrefix: "zyeute:moderation:v1:", StatsKey: "zyeute:moderation:v1:stats", PolicyVersion: "1",
-		ProviderTimeout: time.Minute, Logger: c.cfg.Logger}
+		ProviderTimeout: time.Minute, StatsFlushInterval: time.Second, Logger: c.cfg.Logger}
 	if fmt.Sprintf("%+v", c.cfg) != fmt.Sprintf("%+v", want) {
 		t.Errorf("defaults = %+v\nwant %+v", c.cfg, want)
 	}

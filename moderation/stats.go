@@ -74,18 +74,26 @@ func (c *Cache) LocalStats() LocalStats {
 	return s
 }
 
-// FleetStats reads the fleet-wide counters (one HGETALL, RedisTimeout).
-// Increments that could not be written while Redis was down are written
-// with the next successful lookup, so during an outage the fleet figures lag.
+// FleetStats writes this process's pending counts and reads the fleet-wide
+// counters (one pipelined round trip, RedisTimeout). Other processes write
+// theirs at most every StatsFlushInterval, and keep them while Redis is
+// down, so fleet figures lag by about that much.
 func (c *Cache) FleetStats(ctx context.Context) (FleetStats, error) {
 	if c.rdb == nil {
 		return FleetStats{}, errors.New("redis not configured")
 	}
 	var m map[string]string
 	err := c.redisDo(ctx, func(ctx context.Context) error {
-		var err error
-		m, err = c.rdb.HGetAll(ctx, c.cfg.StatsKey).Result()
-		return err
+		// Write this process's pending counts first, in the same round trip.
+		pipe := c.rdb.Pipeline()
+		pend := c.takePending(ctx, pipe)
+		all := pipe.HGetAll(ctx, c.cfg.StatsKey)
+		if _, err := pipe.Exec(ctx); err != nil {
+			pend.restore(c)
+			return err
+		}
+		m = all.Val()
+		return nil
 	})
 	if err != nil {
 		return FleetStats{}, err
