@@ -176,3 +176,58 @@ func mustRules(b *testing.B) *RulesModerator {
 	}
 	return m
 }
+
+// BenchmarkHitVsGetInterleaved alternates one cache hit and one raw GET of
+// the same key on one caller, so that both see the same machine load (other
+// processes on a shared machine move the absolute figures a lot). It reports
+// both p50/p99 and the p50 ratio.
+func BenchmarkHitVsGetInterleaved(b *testing.B) {
+	s := redistest.Start(b, nil)
+	opt := s.Options()
+	opt.ContextTimeoutEnabled = true
+	rdb := redis.NewClient(opt)
+	b.Cleanup(func() { _ = rdb.Close() })
+	ctx := context.Background()
+	cache, err := NewCache(rdb, mustRules(b), &CacheConfig{KeyPrefix: redistest.KeyPrefix(b) + ":moderation:v1:"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	content := Content{Text: "Commentaire : ostie que c'est beau, bravo!"}
+	if _, err := cache.Moderate(ctx, content); err != nil {
+		b.Fatal(err)
+	}
+	key := cache.cfg.KeyPrefix + ContentHash(content, cache.info, cache.cfg.PolicyVersion)
+	hits := make([]time.Duration, 0, b.N)
+	gets := make([]time.Duration, 0, b.N)
+	notHit := 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0 := time.Now()
+		r, err := cache.Moderate(ctx, content)
+		t1 := time.Now()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if !r.Cached {
+			notHit++
+		}
+		if err := rdb.Get(ctx, key).Err(); err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		hits = append(hits, t1.Sub(t0))
+		gets = append(gets, t2.Sub(t1))
+	}
+	b.StopTimer()
+	slices.Sort(hits)
+	slices.Sort(gets)
+	p := func(l []time.Duration, q float64) float64 {
+		return float64(l[min(len(l)-1, int(float64(len(l))*q))].Nanoseconds()) / 1e3
+	}
+	b.ReportMetric(p(hits, 0.5), "hit-p50-µs")
+	b.ReportMetric(p(hits, 0.99), "hit-p99-µs")
+	b.ReportMetric(p(gets, 0.5), "get-p50-µs")
+	b.ReportMetric(p(gets, 0.99), "get-p99-µs")
+	b.ReportMetric(p(hits, 0.5)/p(gets, 0.5), "p50-ratio")
+	b.ReportMetric(float64(notHit), "not-hits")
+}

@@ -75,6 +75,35 @@ func (p *jsonParser) consume(c byte) bool {
 	return false
 }
 
+// interned holds the strings that recur in every verdict (category names,
+// provider and model names), so that decoding them does not allocate.
+var interned = func() map[string]string {
+	m := map[string]string{}
+	for _, s := range append(rulesCategories, "provider", "model", "rules", RulesModelName, "openai",
+		DefaultOpenAIModel, "sexual/minors", "harassment/threatening", "hate/threatening", "illicit",
+		"illicit/violent", "self-harm/intent", "self-harm/instructions", "violence/graphic") {
+		m[s] = s
+	}
+	return m
+}()
+
+// istr reads a string, interning the common ones.
+func (p *jsonParser) istr() (string, error) {
+	if !p.consume('"') {
+		return "", errSlowPath
+	}
+	end := bytes.IndexByte(p.b[p.i:], '"')
+	if end < 0 {
+		return "", errSlowPath
+	}
+	b := p.b[p.i : p.i+end]
+	if s, ok := interned[string(b)]; ok { // no allocation for the lookup
+		p.i += end + 1
+		return s, nil
+	}
+	return p.strAt(end)
+}
+
 // str reads a string without escapes.
 func (p *jsonParser) str() (string, error) {
 	if !p.consume('"') {
@@ -84,6 +113,11 @@ func (p *jsonParser) str() (string, error) {
 	if end < 0 {
 		return "", errSlowPath
 	}
+	return p.strAt(end)
+}
+
+// strAt finishes reading a string whose closing quote is end bytes ahead.
+func (p *jsonParser) strAt(end int) (string, error) {
 	s := p.b[p.i : p.i+end]
 	if bytes.IndexByte(s, '\\') >= 0 {
 		return "", errSlowPath
@@ -111,7 +145,11 @@ func (p *jsonParser) number() (float64, error) {
 	for p.i < len(p.b) && bytes.IndexByte([]byte("+-.0123456789eE"), p.b[p.i]) >= 0 {
 		p.i++
 	}
-	return strconv.ParseFloat(string(p.b[start:p.i]), 64)
+	num := p.b[start:p.i]
+	if len(num) == 1 && num[0] >= '0' && num[0] <= '9' {
+		return float64(num[0] - '0'), nil
+	}
+	return strconv.ParseFloat(string(num), 64)
 }
 
 // object calls field for each key of an object.
@@ -123,7 +161,7 @@ func (p *jsonParser) object(field func(key string) error) error {
 		return nil
 	}
 	for {
-		k, err := p.str()
+		k, err := p.istr()
 		if err != nil {
 			return err
 		}
@@ -158,9 +196,9 @@ func parseStoredVerdict(raw []byte) (storedVerdict, error) {
 		case "unsupported":
 			s.Unsupported, err = p.boolean()
 		case "provider":
-			s.Provider, err = p.str()
+			s.Provider, err = p.istr()
 		case "model":
-			s.Model, err = p.str()
+			s.Model, err = p.istr()
 		case "note":
 			s.Note, err = p.str()
 		case "at":
@@ -168,14 +206,14 @@ func parseStoredVerdict(raw []byte) (storedVerdict, error) {
 			f, err = p.number()
 			s.At = int64(f)
 		case "categories":
-			s.Categories = make(map[string]bool, 16)
+			s.Categories = make(map[string]bool, 13)
 			err = p.object(func(k string) error {
 				b, err := p.boolean()
 				s.Categories[k] = b
 				return err
 			})
 		case "scores":
-			s.Scores = make(map[string]float64, 16)
+			s.Scores = make(map[string]float64, 13)
 			err = p.object(func(k string) error {
 				f, err := p.number()
 				s.Scores[k] = f
