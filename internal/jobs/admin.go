@@ -1,0 +1,206 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/zyeute/zyeute-redis/queue"
+)
+
+// Admin errors.
+var (
+	// ErrJobLocked: a worker holds the job; it cannot be removed now.
+	ErrJobLocked = errors.New("jobs: job is being processed (locked)")
+	// ErrFlowJob: the job is part of a flow (parent or child); this admin
+	// operation does not handle flows.
+	ErrFlowJob = errors.New("jobs: job is part of a flow, not supported here")
+	// ErrSchedulerIteration: the job is an iteration of a job scheduler.
+	ErrSchedulerIteration = errors.New("jobs: job belongs to a job scheduler")
+)
+
+// ListStates are the states List accepts.
+var ListStates = []queue.JobState{queue.StateWaiting, queue.StatePrioritized, queue.StateDelayed, queue.StateActive,
+	queue.StateWaitingChildren, queue.StateCompleted, queue.StateFailed}
+
+// MaxList bounds one List call.
+const MaxList = 1000
+
+// Admin runs admin operations on any queue under a prefix, reading and
+// writing BullMQ's key layout: list jobs by state, retry a finished job,
+// promote a delayed one, remove one. It does not own the client.
+type Admin struct {
+	c      redis.UniversalClient
+	prefix string
+}
+
+// NewAdmin returns an Admin for prefix ("" means "bull").
+func NewAdmin(c redis.UniversalClient, prefix string) (*Admin, error) {
+	if c == nil {
+		return nil, ErrRedisNotConfigured
+	}
+	if prefix == "" {
+		prefix = queue.DefaultPrefix
+	}
+	return &Admin{c: c, prefix: prefix}, nil
+}
+
+// ParseState accepts a state name as List takes it ("wait" is an alias of
+// "waiting").
+func ParseState(s string) (queue.JobState, error) {
+	if s == "wait" {
+		return queue.StateWaiting, nil
+	}
+	st := queue.JobState(s)
+	if !slices.Contains(ListStates, st) {
+		return "", fmt.Errorf("unknown state %q (one of waiting, prioritized, delayed, active, waiting-children, completed, failed)", truncate(s, 40))
+	}
+	return st, nil
+}
+
+// List returns up to count jobs of queueName in state, from offset start,
+// in the order they will be processed (waiting, prioritized, delayed),
+// newest first (completed, failed, active), or by entry time
+// (waiting-children). Ids without a hash are skipped.
+func (a *Admin) List(ctx context.Context, queueName string, state queue.JobState, start, count int) ([]*queue.Job, error) {
+	if start < 0 || count < 1 || count > MaxList {
+		return nil, fmt.Errorf("jobs: list: start must be ≥ 0 and count between 1 and %d", MaxList)
+	}
+	q, err := queue.NewQueue(a.c, queueName, &queue.QueueOptions{Prefix: a.prefix})
+	if err != nil {
+		return nil, err
+	}
+	k := newKeys(a.prefix, queueName)
+	var ids []string
+	stop := int64(start + count - 1)
+	switch state {
+	case queue.StateWaiting:
+		// The tail of `wait` is next: read from the tail.
+		ids, err = a.c.LRange(ctx, k.key("wait"), -stop-1, int64(-start-1)).Result()
+		slices.Reverse(ids)
+	case queue.StateActive:
+		ids, err = a.c.LRange(ctx, k.key("active"), int64(start), stop).Result()
+	case queue.StatePrioritized, queue.StateDelayed, queue.StateWaitingChildren:
+		ids, err = a.c.ZRange(ctx, k.key(string(state)), int64(start), stop).Result()
+	case queue.StateCompleted, queue.StateFailed:
+		ids, err = a.c.ZRevRange(ctx, k.key(string(state)), int64(start), stop).Result()
+	default:
+		return nil, fmt.Errorf("jobs: list: unknown state %q", state)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("jobs: list %s %s: %w", queueName, state, err)
+	}
+	out := make([]*queue.Job, 0, len(ids))
+	for _, id := range ids {
+		j, err := q.GetJob(ctx, id)
+		var mal *queue.MalformedJobError
+		switch {
+		case errors.Is(err, queue.ErrJobNotFound):
+			continue
+		case err != nil && !errors.As(err, &mal):
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, nil
+}
+
+func (a *Admin) readyKeys(k keys) []string {
+	return []string{k.key("wait"), k.key("prioritized"), k.key("pc"), k.key("marker"), k.key("events"), k.key("meta"), k.key("active")}
+}
+
+func codeErr(op, queueName, id string, code int64) error {
+	var base error
+	switch code {
+	case 0:
+		base = ErrJobLocked
+	case -1:
+		base = queue.ErrJobNotFound
+	case -3:
+		base = queue.ErrNotInState
+	case -8:
+		base = ErrSchedulerIteration
+	case -20:
+		base = ErrFlowJob
+	default:
+		base = fmt.Errorf("unexpected script reply %d", code)
+	}
+	return fmt.Errorf("jobs: %s %s/%s: %w", op, queueName, id, base)
+}
+
+func (a *Admin) check(queueName, id string) error {
+	if _, err := queue.NewQueue(a.c, queueName, &queue.QueueOptions{Prefix: a.prefix}); err != nil {
+		return err
+	}
+	if id == "" || len(id) > 1024 {
+		return errors.New("jobs: job id must be 1 to 1024 bytes")
+	}
+	return nil
+}
+
+// Promote moves a delayed job to wait (or prioritized) now. Errors wrap
+// queue.ErrNotInState when the job is not delayed.
+func (a *Admin) Promote(ctx context.Context, queueName, id string) error {
+	if err := a.check(queueName, id); err != nil {
+		return err
+	}
+	k := newKeys(a.prefix, queueName)
+	res, err := runScript(ctx, a.c, scriptPromote, "promote", append([]string{k.key("delayed")}, a.readyKeys(k)...), k.base, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.(int64); n != 1 {
+		return codeErr("promote", queueName, id, n)
+	}
+	return nil
+}
+
+// Retry moves a failed (or completed) job back to wait, as Node's
+// job.retry(state) does; resetAttempts clears attemptsMade and
+// attemptsStarted so the job gets its full attempts again. Flow children
+// are refused (ErrFlowJob).
+func (a *Admin) Retry(ctx context.Context, queueName, id string, from queue.JobState, resetAttempts bool) error {
+	if err := a.check(queueName, id); err != nil {
+		return err
+	}
+	if from != queue.StateFailed && from != queue.StateCompleted {
+		return fmt.Errorf("jobs: retry: only failed or completed jobs can be retried (got %q)", from)
+	}
+	k := newKeys(a.prefix, queueName)
+	reset := "0"
+	if resetAttempts {
+		reset = "1"
+	}
+	res, err := runScript(ctx, a.c, scriptRetry, "retry", append([]string{k.key(string(from))}, a.readyKeys(k)...),
+		k.base, id, string(from), reset)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.(int64); n != 1 {
+		return codeErr("retry", queueName, id, n)
+	}
+	return nil
+}
+
+// Remove deletes a job and its sub-keys unless a worker holds it
+// (ErrJobLocked), it is part of a flow (ErrFlowJob) or a scheduler
+// iteration (ErrSchedulerIteration). Emits `removed`.
+func (a *Admin) Remove(ctx context.Context, queueName, id string) error {
+	if err := a.check(queueName, id); err != nil {
+		return err
+	}
+	k := newKeys(a.prefix, queueName)
+	ks := []string{k.key("completed"), k.key("waiting-children"), k.key("delayed"), k.key("failed"), k.key("prioritized"),
+		k.key("wait"), k.key("paused"), k.key("active"), k.key("events"), k.key("meta")}
+	res, err := runScript(ctx, a.c, scriptRemove, "remove", ks, k.base, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.(int64); n != 1 {
+		return codeErr("remove", queueName, id, n)
+	}
+	return nil
+}
