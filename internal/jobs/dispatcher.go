@@ -194,8 +194,10 @@ func (d *Dispatcher) available() bool {
 	return d.redis != nil && d.redis.Client() != nil && d.redis.State() == redisconn.Connected
 }
 
-// addOptions merges the caller's options over the queue defaults.
-func addOptions(o *EnqueueOptions) (*queue.AddOptions, error) {
+// AddOptionsFor checks the caller's options and merges them over the
+// queue defaults (DefaultAddOptions). Errors are *ValidationError naming
+// the option as the HTTP API spells it ("opts.delay_ms").
+func AddOptionsFor(o *EnqueueOptions) (*queue.AddOptions, error) {
 	ao := DefaultAddOptions()
 	if o == nil {
 		return ao, nil
@@ -251,7 +253,7 @@ func (d *Dispatcher) Enqueue(ctx context.Context, queueName, name string, data j
 	if err := spec.Validate(data); err != nil {
 		return nil, err
 	}
-	ao, err := addOptions(opts)
+	ao, err := AddOptionsFor(opts)
 	if err != nil {
 		var ve *ValidationError
 		if errors.As(err, &ve) {

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/zyeute/zyeute-redis/internal/config"
+	"github.com/zyeute/zyeute-redis/internal/jobs"
+	"github.com/zyeute/zyeute-redis/redisconn"
+)
+
+func init() {
+	register(command{name: "worker", summary: "run the queue workers only (--queues a,b --concurrency N), for scaling out", run: runWorker})
+}
+
+func runWorker(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "worker", "worker [--queues video-enhancement,analytics,...] [--concurrency N]")
+	queues := fs.String("queues", "", "comma-separated queues to work on (default: all: "+strings.Join(jobs.Names(), ",")+")")
+	conc := fs.Int("concurrency", 0, "jobs run at once per queue (default: WORKER_CONCURRENCY, else 10)")
+	if done, err := parseFlags(fs, args); done {
+		return err
+	}
+	cfg, err := loadConfig(e)
+	if err != nil {
+		return err
+	}
+	concurrency := cfg.Workers.Concurrency
+	if *conc != 0 {
+		concurrency = *conc
+	}
+	if concurrency < 1 || concurrency > config.MaxWorkerConcurrency {
+		return &exitError{code: exitUsage, err: fmt.Errorf("worker: --concurrency must be between 1 and %d", config.MaxWorkerConcurrency)}
+	}
+	reg, err := jobs.NewRegistry(nil)
+	if err != nil {
+		return err
+	}
+	qs, err := reg.ParseQueues(*queues)
+	if err != nil {
+		return &exitError{code: exitUsage, err: fmt.Errorf("worker: --queues: %s", strings.TrimPrefix(err.Error(), "jobs: "))}
+	}
+	logger := newLogger(cfg.Log, e.stderr)
+	if onLogger != nil {
+		onLogger(logger, cfg.Redis.Password.Reveal())
+	}
+	conn, err := redisconn.New(cfg.Redis, &redisconn.Options{Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if !conn.Configured() {
+		return &exitError{code: exitNotConfigured, err: fmt.Errorf("worker: Redis is not configured: set REDIS_URL or REDIS_HOST (workers need Redis; without it serve runs jobs synchronously)")}
+	}
+	if err := conn.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	name := jobs.WorkerName()
+	pool, err := jobs.NewPool(conn.Client(), reg, &jobs.PoolConfig{Queues: qs, Concurrency: concurrency, Name: name,
+		Prefix: cfg.QueuePrefix, Logger: logger})
+	if err != nil {
+		return err
+	}
+	if err := pool.Start(ctx); err != nil {
+		return err
+	}
+	logger.Info("worker running", "name", name, "queues", strings.Join(qs, ","), "concurrency", concurrency, "redis", conn.Target())
+	<-ctx.Done()
+	logger.Info("shutting down", "timeout", shutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := pool.Stop(sctx); err != nil {
+		logger.Warn("workers did not stop cleanly; interrupted jobs were handed back to their queues", "error", err.Error())
+		return fmt.Errorf("worker: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
