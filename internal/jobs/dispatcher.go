@@ -31,7 +31,7 @@ const (
 
 // ErrRedisUnavailable: the operation needs Redis, which is not configured
 // or not connected.
-var ErrRedisUnavailable = errors.New("jobs: redis unavailable")
+var ErrRedisUnavailable = errors.New("jobs: Redis unavailable")
 
 // Redis is what this package needs of the shared connection;
 // *redisconn.Conn implements it.
@@ -457,7 +457,7 @@ func (d *Dispatcher) unavailable() error {
 
 func redisUnavailable(r Redis) error {
 	if r == nil || r.Client() == nil {
-		return fmt.Errorf("%w: Redis is not configured (degraded mode: jobs run synchronously and are not stored)", ErrRedisUnavailable)
+		return fmt.Errorf("%w: not configured (degraded mode: jobs run synchronously and are not stored)", ErrRedisUnavailable)
 	}
-	return fmt.Errorf("%w: Redis is %s (jobs run synchronously until it is back)", ErrRedisUnavailable, r.State())
+	return fmt.Errorf("%w: %s (jobs run synchronously until it is back)", ErrRedisUnavailable, r.State())
 }

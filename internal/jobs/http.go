@@ -43,6 +43,11 @@ func Routes(d *Dispatcher, st *Stats, logger *slog.Logger) []httpapi.Route {
 		})},
 		{Pattern: "GET /api/jobs/{queue}/{id}", Handler: httpapi.Handle(logger, func(w http.ResponseWriter, r *http.Request) error {
 			info, err := d.Job(r.Context(), r.PathValue("queue"), r.PathValue("id"))
+			if errors.Is(err, ErrRedisUnavailable) {
+				// Expected in degraded mode: answer without an error log line.
+				httpapi.WriteError(w, http.StatusServiceUnavailable, trimPrefix(err.Error()))
+				return nil
+			}
 			if err != nil {
 				return httpError(err)
 			}
@@ -54,6 +59,10 @@ func Routes(d *Dispatcher, st *Stats, logger *slog.Logger) []httpapi.Route {
 		rs = append(rs, httpapi.Route{Pattern: "GET /api/admin/queue/stats", Admin: true,
 			Handler: httpapi.Handle(logger, func(w http.ResponseWriter, r *http.Request) error {
 				snap, err := st.Snapshot(r.Context())
+				if errors.Is(err, ErrRedisUnavailable) {
+					httpapi.WriteError(w, http.StatusServiceUnavailable, "queue stats: "+trimPrefix(err.Error()))
+					return nil
+				}
 				if err != nil {
 					return httpError(err)
 				}
