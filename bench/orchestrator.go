@@ -119,7 +119,7 @@ func runSuite(ctx context.Context, cfg config, stdout, stderr io.Writer) (*suite
 				if err := ctx.Err(); err != nil {
 					return out, err
 				}
-				if err := emit(o.runOne(ctx, rep, impl, sc, "")); err != nil {
+				if err := emit(o.runOne(ctx, rep, impl, sc, profiles{})); err != nil {
 					return out, err
 				}
 			}
@@ -130,8 +130,13 @@ func runSuite(ctx context.Context, cfg config, stdout, stderr io.Writer) (*suite
 			if sc.Name != "process-c1-remove" && sc.Name != "process-c50-remove" && sc.Name != "add-serial" {
 				continue
 			}
-			if err := emit(o.runOne(ctx, 0, implOurs, sc, cfg.ProfileDir)); err != nil {
-				return out, err
+			// CPU and allocations in separate runs: allocation sampling
+			// (stack walks) would otherwise show up in the CPU profile.
+			base := filepath.Join(cfg.ProfileDir, implOurs+"-"+sc.Name)
+			for _, p := range []profiles{{cpu: base + ".cpu.pprof"}, {mem: base + ".allocs.pprof"}} {
+				if err := emit(o.runOne(ctx, 0, implOurs, sc, p)); err != nil {
+					return out, err
+				}
 			}
 		}
 	}
@@ -193,6 +198,10 @@ func (o *orchestrator) baseline(ctx context.Context, env *environment) error {
 	return nil
 }
 
+// profiles a child writes: the CPU profile of the measured part, or the
+// allocation profile (with a base taken at "go").
+type profiles struct{ cpu, mem string }
+
 type orchestrator struct {
 	cfg    config
 	exe    string
@@ -204,14 +213,11 @@ type orchestrator struct {
 // runOne runs one scenario for one implementation in a fresh child process
 // on a flushed server. Failures are recorded, not returned: the suite goes
 // on with the next run.
-func (o *orchestrator) runOne(ctx context.Context, rep int, impl string, sc scenario, profileDir string) record {
+func (o *orchestrator) runOne(ctx context.Context, rep int, impl string, sc scenario, prof profiles) record {
 	sp := o.cfg.spec(impl, sc, o.addr)
 	r := record{Time: time.Now().UTC().Format(time.RFC3339), Rep: rep, Impl: impl, Scenario: sc.Name, Kind: sc.Kind,
 		N: sp.N, Concurrency: sc.Concurrency, Remove: sc.Remove}
-	if profileDir != "" {
-		base := filepath.Join(profileDir, fmt.Sprintf("%s-%s", impl, sc.Name))
-		sp.CPUProfile, sp.MemProfile = base+".cpu.pprof", base+".allocs.pprof"
-	}
+	sp.CPUProfile, sp.MemProfile = prof.cpu, prof.mem
 	if err := o.rc.FlushAll(ctx).Err(); err != nil {
 		r.Error = "FLUSHALL: " + err.Error()
 		return r

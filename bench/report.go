@@ -109,7 +109,11 @@ func ratio(a, b cell) string {
 	if a.n == 0 || b.n == 0 || b.med == 0 {
 		return "–"
 	}
-	return fmt.Sprintf("%.2f", a.med/b.med)
+	r := a.med / b.med
+	if r < 0.1 {
+		return fmt.Sprintf("%.2g", r)
+	}
+	return fmt.Sprintf("%.2f", r)
 }
 
 // renderMarkdown is the report: the environment, the table of medians with
