@@ -55,7 +55,7 @@ func usageErr(format string, a ...any) error {
 // parseInterspersed parses flags wherever they appear among the
 // positional arguments and returns the positional ones.
 func parseInterspersed(fs *flag.FlagSet, args []string) (pos []string, done bool, err error) {
-	for i := 0; i <= len(args); i++ { // bounded: each pass consumes at least one argument
+	for n := len(args); n >= 0; n-- { // bounded: each pass consumes at least one argument
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, true, nil
