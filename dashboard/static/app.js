@@ -121,12 +121,15 @@
       return false;
     }
     if (r.status !== 200 || !r.body) {
-      message(msgEl, 'Indisponible / Unavailable (' + r.status + ') : ' + bodyError(r));
+      var last = section.getAttribute('data-updated');
+      message(msgEl, 'Indisponible / Unavailable (' + r.status + ') : ' + bodyError(r) +
+        (last ? ' — dernières valeurs / last values: ' + last : ''));
       section.classList.add('stale');
       return false;
     }
     message(msgEl, '');
     section.classList.remove('stale');
+    section.setAttribute('data-updated', new Date().toLocaleTimeString('fr-CA'));
     return true;
   }
 
@@ -147,7 +150,8 @@
     if (ai.cache) { detail.push('cache: ' + ai.cache); }
     if (ai.message) { detail.push(ai.message); }
     text($('ai-detail'), detail.join(' · '));
-    badge($('database'), d.database, label(d.database || 'unknown'));
+    // No database configured is a normal setup here, not a warning.
+    badge($('database'), d.database === 'not_configured' ? 'none' : d.database, label(d.database || 'unknown'));
 
     var banner = $('banner-degraded');
     if (rs === 'connected') {
@@ -157,8 +161,9 @@
         'Degraded mode: Redis is not configured (set REDIS_URL or REDIS_HOST). Jobs run in-process, moderation bypasses the cache.');
       show(banner, true);
     } else {
-      text(banner, 'Mode dégradé : Redis ' + label(rs) + (d.redis.message ? ' — ' + d.redis.message : '') +
-        '. Jobs run in-process and moderation bypasses the cache until Redis is back.');
+      text(banner, 'Mode dégradé / Degraded mode — Redis ' + label(rs) + (d.redis.message ? ' : ' + d.redis.message : '') +
+        '. Les jobs roulent en direct et la modération contourne le cache jusqu\u2019au retour de Redis. / ' +
+        'Jobs run in-process and moderation bypasses the cache until Redis is back.');
       show(banner, true);
     }
   }
