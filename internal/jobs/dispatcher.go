@@ -431,14 +431,21 @@ func (d *Dispatcher) Job(ctx context.Context, queueName, id string) (*JobInfo, e
 		return nil, d.unavailable()
 	}
 	q := d.queues[queueName]
+	// State first, then the hash: a job that finished in between shows a
+	// finishedOn with a non-final state, and the state is read again.
+	st, err := q.GetState(ctx, id)
+	if err != nil {
+		return nil, err
+	}
 	j, err := q.GetJob(ctx, id)
 	var mal *queue.MalformedJobError
 	if err != nil && !errors.As(err, &mal) {
 		return nil, err
 	}
-	st, err := q.GetState(ctx, id)
-	if err != nil {
-		return nil, err
+	if j.FinishedOn > 0 && st != queue.StateCompleted && st != queue.StateFailed {
+		if st, err = q.GetState(ctx, id); err != nil {
+			return nil, err
+		}
 	}
 	info := &JobInfo{ID: j.ID, Queue: queueName, Name: j.Name, State: string(st), Progress: j.Progress,
 		Result: j.ReturnValue, FailedReason: j.FailedReason, AttemptsMade: j.AttemptsMade, Attempts: j.Opts.Attempts,
