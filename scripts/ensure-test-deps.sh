@@ -20,6 +20,17 @@ if ! command -v redis-server >/dev/null 2>&1; then
   fi
 fi
 
+# The dashboard's browser test (cmd/zyeute) drives Debian's chromium
+# through the DevTools protocol (chromedp); no chromedriver needed.
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "chromium missing: installing it from Debian's packages (dashboard browser test)" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    need_root chromium "sudo apt-get install -y chromium"
+  fi
+fi
+
 if [ -f interop/package-lock.json ]; then
   if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     need_root "node and npm" "sudo apt-get install -y nodejs npm"
