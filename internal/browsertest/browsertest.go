@@ -9,6 +9,8 @@ package browsertest
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"sync"
@@ -45,23 +47,37 @@ type Browser struct {
 	problems []string
 }
 
+// ErrNoBrowser: no Chromium binary was found; the message has the command
+// that installs it.
+var ErrNoBrowser = errors.New("chromium is not installed; this browser test needs it. Install it with:\n\t" +
+	InstallCommand + "\n(or run `make deps` as root)")
+
 // Path finds the browser binary, or fails t with the install command.
 func Path(t testing.TB) string {
 	t.Helper()
-	if p := os.Getenv("CHROMIUM_PATH"); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("CHROMIUM_PATH=%s: %v", p, err)
+	p, err := find(os.Getenv("CHROMIUM_PATH"), DefaultPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// find returns override when set (it must exist), else "chromium" on
+// PATH, else fallback when it exists, else ErrNoBrowser.
+func find(override, fallback string) (string, error) {
+	if override != "" {
+		if _, err := os.Stat(override); err != nil {
+			return "", fmt.Errorf("CHROMIUM_PATH: %w", err)
 		}
-		return p
+		return override, nil
 	}
 	if p, err := exec.LookPath("chromium"); err == nil {
-		return p
+		return p, nil
 	}
-	if _, err := os.Stat(DefaultPath); err == nil {
-		return DefaultPath
+	if _, err := os.Stat(fallback); err == nil {
+		return fallback, nil
 	}
-	t.Fatalf("chromium is not installed; this browser test needs it. Install it with:\n\t%s\n(or run `make deps` as root)", InstallCommand)
-	return ""
+	return "", ErrNoBrowser
 }
 
 // Start launches the browser with a fresh profile in t.TempDir() and
