@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -214,7 +215,8 @@ func TestDashboardInBrowser(t *testing.T) {
 }
 
 // TestDashboardTokenNotSet: with no ADMIN_TOKEN (and no Redis), the page
-// says how to set the token and shows the degraded state.
+// says how to set the token and shows the degraded state; when the server
+// goes away it shows the fetch error and keeps polling.
 func TestDashboardTokenNotSet(t *testing.T) {
 	t.Parallel()
 	b := browsertest.Start(t, &browsertest.Options{Timeout: 30 * time.Second})
@@ -229,9 +231,20 @@ func TestDashboardTokenNotSet(t *testing.T) {
 	if !evalJS[bool](t, tab, `!document.getElementById('login').hidden && document.getElementById('queues').hidden`) {
 		t.Error("login not shown again after 503")
 	}
+
+	// The server goes away: the page says so and keeps polling.
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, tab, "fetch error shown", `!document.getElementById('banner-error').hidden && document.getElementById('banner-error').textContent.includes('/api/health')`, 10*time.Second)
+	polls := evalJS[int](t, tab, `Number(document.body.dataset.polls)`)
+	waitJS(t, tab, "still polling", `Number(document.body.dataset.polls) >= `+strconv.Itoa(polls+2), 10*time.Second)
+	if !evalJS[bool](t, tab, `document.getElementById('health').classList.contains('stale')`) {
+		t.Error("health panel not marked stale while the server is unreachable")
+	}
 }
 
-// TestDashboardServedBySecurityHeaders checks serve mounts the page
+// TestDashboardServedWithHeaders checks serve mounts the page
 // without auth and with its security headers, and keeps the data routes
 // behind the token.
 func TestDashboardServedWithHeaders(t *testing.T) {
