@@ -43,7 +43,9 @@ func (o *countingObserver) JobEnqueued(q, mode string) { o.add("enqueued/" + q +
 func (o *countingObserver) JobRun(q, mode string, d time.Duration, err error) {
 	o.add("run/" + q + "/" + mode)
 }
-func (o *countingObserver) JobFinished(q, mode, outcome string) { o.add(outcome + "/" + q + "/" + mode) }
+func (o *countingObserver) JobFinished(q, mode, outcome string) {
+	o.add(outcome + "/" + q + "/" + mode)
+}
 
 func TestEnqueueQueuedWithWorker(t *testing.T) {
 	t.Parallel()
@@ -223,7 +225,7 @@ func TestSyncRetriesWithBackoff(t *testing.T) {
 type alwaysConnected struct{ c redis.UniversalClient }
 
 func (a alwaysConnected) Client() redis.UniversalClient { return a.c }
-func (a alwaysConnected) State() redisconn.State      { return redisconn.Connected }
+func (a alwaysConnected) State() redisconn.State        { return redisconn.Connected }
 
 func TestEnqueueRedisKilledAndRestarted(t *testing.T) {
 	t.Parallel()
