@@ -549,6 +549,11 @@ func (w *Worker) process(r fetchReply, token string) (fetchReply, string, bool) 
 		}
 		w.mu.Unlock()
 	}()
+	if perr == nil && job.RepeatJobKey != "" {
+		// A scheduler iteration: create the next one first (§9.19), also
+		// when the job is about to fail on defa.
+		w.advanceScheduler(job)
+	}
 	w.emitEvent(WorkerEvent{Type: EventActive, JobID: job.ID, Job: job})
 
 	var result any

@@ -17,6 +17,7 @@ var (
 	scriptStalledCheck   = newScript("stalledCheck")
 	scriptUpdateProgress = newScript("updateProgress")
 	scriptAddLog         = newScript("addLog")
+	scriptAdvanceSched   = newScript("advanceScheduler")
 )
 
 // workerKeys is the KEYS layout of lua/includes/worker.lua. Every key is
@@ -25,7 +26,7 @@ var (
 func (k keys) workerKeys() []string {
 	return []string{
 		k.wait(), k.active(), k.prioritized(), k.pc(), k.delayed(), k.marker(), k.events(),
-		k.meta(), k.limiter(), k.stalled(), k.stalledCheck(), k.completed(), k.failed(), k.repeat(),
+		k.meta(), k.limiter(), k.stalled(), k.stalledCheck(), k.completed(), k.failed(), k.repeat(), k.id(),
 	}
 }
 

@@ -64,6 +64,7 @@ if f[4] then
   elseif ttl == -1 and redis.call('GET', deKey) == jobId then
     redis.call('DEL', deKey)
   end
+  requeueStashed(prefix, f[4], now, maxEv)
 end
 
 updateParent(jobKey, f[2], f[3], completed, value, now)

@@ -7,11 +7,12 @@
 -- KEYS[5] delayed   KEYS[6] marker     KEYS[7] events      KEYS[8] meta
 -- KEYS[9] limiter   KEYS[10] stalled   KEYS[11] stalled-check
 -- KEYS[12] completed KEYS[13] failed   KEYS[14] repeat
+-- KEYS[15] id
 local Q = {
   wait = KEYS[1], active = KEYS[2], prioritized = KEYS[3], pc = KEYS[4],
   delayed = KEYS[5], marker = KEYS[6], events = KEYS[7], meta = KEYS[8],
   limiter = KEYS[9], stalled = KEYS[10], stalledCheck = KEYS[11],
-  completed = KEYS[12], failed = KEYS[13], rep = KEYS[14],
+  completed = KEYS[12], failed = KEYS[13], rep = KEYS[14], id = KEYS[15],
 }
 
 -- Earliest delayed due time (ms), 0 when nothing is delayed.
@@ -239,4 +240,73 @@ local function updateParent(jobKey, parentKey, parentJSON, completed, value, now
       release()
     end
   end
+end
+
+-- keepLastIfActive (§9.5, §9.9 step 7): when the owner of dedup id `deid`
+-- finishes and an add was stashed in `dn:<deid>` meanwhile, create that job
+-- now with the stashed id, point the de key at it, and drop the stash.
+-- The counter is incremented as for any add.
+local function requeueStashed(prefix, deid, now, maxEv)
+  local dnKey = prefix .. 'dn:' .. deid
+  if redis.call('EXISTS', dnKey) == 0 then
+    return
+  end
+  local s = redis.call('HMGET', dnKey, 'name', 'data', 'opts', 'pk', 'pd', 'pdk', 'rjk', 'jid')
+  local counter = redis.call('INCR', Q.id)
+  local id = s[8] or tostring(counter)
+  local optsJSON = s[3] or '{}'
+  local ok, o = pcall(cjson.decode, optsJSON)
+  if not ok or type(o) ~= 'table' then
+    o = {}
+  end
+  local de = o['de']
+  if type(de) ~= 'table' then
+    de = {}
+  end
+  local deKey = prefix .. 'de:' .. deid
+  local ttl = tonumber(de['ttl'])
+  if not de['keepLastIfActive'] and ttl and ttl > 0 then
+    redis.call('SET', deKey, id, 'PX', ttl)
+  else
+    redis.call('SET', deKey, id)
+  end
+  local delay = tonumber(o['delay']) or 0
+  local priority = tonumber(o['priority']) or 0
+  local jobKey = prefix .. id
+  local name = s[1] or ''
+  local fields = {'name', name, 'data', s[2] or '{}', 'opts', optsJSON, 'timestamp', now,
+    'delay', delay, 'priority', priority}
+  if s[4] then
+    fields[#fields + 1] = 'parentKey'
+    fields[#fields + 1] = s[4]
+    fields[#fields + 1] = 'parent'
+    fields[#fields + 1] = s[5] or ''
+  end
+  if s[7] then
+    fields[#fields + 1] = 'rjk'
+    fields[#fields + 1] = s[7]
+  end
+  if de['id'] then
+    fields[#fields + 1] = 'deid'
+    fields[#fields + 1] = tostring(de['id'])
+  end
+  redis.call('HSET', jobKey, unpack(fields))
+  emit(Q.events, nil, 'added', 'jobId', id, 'name', name)
+  if delay ~= 0 then
+    local due = now
+    if delay > 0 then
+      due = now + delay
+    end
+    redis.call('ZADD', Q.delayed, delayedScore(Q.delayed, due), id)
+    emit(Q.events, maxEv, 'delayed', 'jobId', id, 'delay', due)
+    marker1(Q.marker, Q.delayed)
+  else
+    enqueueReady(Q.wait, Q.prioritized, Q.pc, Q.marker, id, priority, o['lifo'] == true,
+      pausedOrMaxed(Q.meta, Q.active))
+    emit(Q.events, maxEv, 'waiting', 'jobId', id)
+  end
+  if s[6] then
+    redis.call('SADD', s[6], jobKey)
+  end
+  redis.call('DEL', dnKey)
 end
