@@ -158,7 +158,7 @@ func (c *cronSpec) next(from time.Time, loc *time.Location) (time.Time, bool) {
 			nt, unit = time.Date(y, mo+1, 1, 0, 0, 0, 0, loc), 24*time.Hour
 		case !c.dayMatches(t):
 			nt, unit = time.Date(y, mo, d+1, 0, 0, 0, 0, loc), time.Hour
-		case !c.hour[h]:
+		case !c.hour[h] && !c.dstLanding(t):
 			nt, unit = time.Date(y, mo, d, h+1, 0, 0, 0, loc), time.Hour
 		case !c.min[mi]:
 			nt, unit = time.Date(y, mo, d, h, mi+1, 0, 0, loc), time.Minute
@@ -173,6 +173,25 @@ func (c *cronSpec) next(from time.Time, loc *time.Location) (time.Time, bool) {
 		t = nt.In(loc)
 	}
 	return time.Time{}, false
+}
+
+// dstLanding: t is in the first hour after a spring-forward gap and one
+// of the skipped wall-clock hours is scheduled; cron-parser runs such a
+// job in the landing hour instead of skipping the day.
+func (c *cronSpec) dstLanding(t time.Time) bool {
+	before := t.Add(-time.Hour).In(t.Location())
+	_, o1 := t.Zone()
+	_, o0 := before.Zone()
+	if o1 <= o0 {
+		return false // no gap just behind t
+	}
+	h, prev := t.Hour(), before.Hour()
+	for sk, n := (prev+1)%24, 0; sk != h && n < 24; sk, n = (sk+1)%24, n+1 {
+		if c.hour[sk] {
+			return true
+		}
+	}
+	return false
 }
 
 var (
