@@ -351,7 +351,32 @@ async function finishedScenario() {
   await finish({});
 }
 
-const scenarios = { add, work, hang, events, inspect, admin, flow, finished: finishedScenario };
+// schedule: runs args.ops in order on a Queue, each {op: upsert|get|remove,
+// id, repeat, template}; prints {"type":"op","op","result"} per op, where
+// upsert returns the first iteration {id, delay} and get the scheduler
+// (getJobScheduler: key, name, next, iterationCount, every|pattern, ...).
+async function schedule() {
+  const q = newQueue({ skipMetasUpdate: true });
+  await q.waitUntilReady();
+  out({ type: 'ready' });
+  for (const o of args.ops || []) {
+    let result = null;
+    if (o.op === 'upsert') {
+      const j = await q.upsertJobScheduler(o.id, o.repeat, o.template || {});
+      result = j ? { id: j.id, delay: j.delay } : null;
+    } else if (o.op === 'get') {
+      result = (await q.getJobScheduler(o.id)) || null;
+    } else if (o.op === 'remove') {
+      result = await q.removeJobScheduler(o.id);
+    } else {
+      throw new Error('unknown schedule op ' + o.op);
+    }
+    out({ type: 'op', op: o.op, result });
+  }
+  await finish({});
+}
+
+const scenarios = { add, work, hang, events, inspect, admin, flow, finished: finishedScenario, schedule };
 if (!scenarios[scenario]) {
   out({ type: 'error', message: 'unknown scenario ' + scenario });
   process.exit(2);
