@@ -198,7 +198,7 @@ func TestInterop32_SchedulerCronGoWorkers(t *testing.T) {
 	e := newEnv(t)
 	name := e.queueName("s32")
 	e.schedOps(name, map[string]any{"op": "upsert", "id": "c",
-		"repeat": map[string]any{"pattern": "*/2 * * * * *", "tz": "UTC"},
+		"repeat":   map[string]any{"pattern": "*/2 * * * * *", "tz": "UTC"},
 		"template": map[string]any{"name": "cron", "data": map[string]any{}}})
 	w, rec := e.goWorker(name, nil, nil)
 	rec.waitFinals(t, 2, 15*time.Second)
