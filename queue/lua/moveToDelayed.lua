@@ -16,17 +16,10 @@ local token = ARGV[4]
 local delay = tonumber(ARGV[5])
 local jobKey = prefix .. jobId
 
-if redis.call('EXISTS', jobKey) == 0 then
-  return -1
+local rc = leaveActive(jobKey, jobId, token, -1)
+if rc ~= 0 then
+  return rc
 end
-local lc = checkLock(jobKey, token)
-if lc ~= 0 then
-  return lc
-end
-if redis.call('LREM', Q.active, -1, jobId) == 0 then
-  return -3
-end
-dropLock(jobKey, jobId, token)
 local maxEv = maxEvents(Q.meta)
 redis.call('HSET', jobKey, 'failedReason', ARGV[6], 'stacktrace', ARGV[7], 'delay', delay)
 redis.call('HINCRBY', jobKey, 'atm', 1)

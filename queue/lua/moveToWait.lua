@@ -15,17 +15,10 @@ local prefix = ARGV[1]
 local jobId = ARGV[2]
 local token = ARGV[3]
 local jobKey = prefix .. jobId
-if redis.call('EXISTS', jobKey) == 0 then
-  return -1
+local rc = leaveActive(jobKey, jobId, token, 1)
+if rc ~= 0 then
+  return rc
 end
-local lc = checkLock(jobKey, token)
-if lc ~= 0 then
-  return lc
-end
-if redis.call('LREM', Q.active, 1, jobId) == 0 then
-  return -3
-end
-dropLock(jobKey, jobId, token)
 local maxEv = maxEvents(Q.meta)
 local priority = tonumber(redis.call('HGET', jobKey, 'priority')) or 0
 if priority > 0 then

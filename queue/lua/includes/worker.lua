@@ -161,6 +161,24 @@ local function dropLock(jobKey, jobId, token)
   end
 end
 
+-- Take a job out of active for a retry or a move back: -1 job missing,
+-- -2/-6 lock, -3 not active; else 0 with the lock dropped. lremCount is
+-- LREM's count (-1 from the tail, 1 from the head).
+local function leaveActive(jobKey, jobId, token, lremCount)
+  if redis.call('EXISTS', jobKey) == 0 then
+    return -1
+  end
+  local lc = checkLock(jobKey, token)
+  if lc ~= 0 then
+    return lc
+  end
+  if redis.call('LREM', Q.active, lremCount, jobId) == 0 then
+    return -3
+  end
+  dropLock(jobKey, jobId, token)
+  return 0
+end
+
 -- Release a parent out of waiting-children into its own queue (§9.9 step
 -- 8). parentQueue is "P:parentQueue" (no trailing colon).
 local function releaseParent(parentQueue, parentKey, parentId, now)
