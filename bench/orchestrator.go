@@ -141,6 +141,12 @@ func runSuite(ctx context.Context, cfg config, stdout, stderr io.Writer) (*suite
 		}
 	}
 	o.envAfter(ctx, &out.Env)
+	if err := writeJSON(out.Env.path(out.JSONL), struct {
+		Environment environment `json:"environment"`
+		Config      config      `json:"config"`
+	}{out.Env, cfg}); err != nil {
+		return out, err
+	}
 	md := renderMarkdown(cfg, out.Env, out.Records)
 	if err := os.WriteFile(out.MD, []byte(md), 0o644); err != nil {
 		return out, err
@@ -148,6 +154,19 @@ func runSuite(ctx context.Context, cfg config, stdout, stderr io.Writer) (*suite
 	fmt.Fprint(stdout, md)
 	fmt.Fprintf(stderr, "bench: results in %s and %s\n", out.JSONL, out.MD)
 	return out, nil
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// path of the environment file beside a results file.
+func (e environment) path(jsonl string) string {
+	return strings.TrimSuffix(jsonl, ".jsonl") + ".env.json"
 }
 
 func contains(list []string, s string) bool {
@@ -241,6 +260,7 @@ func (o *orchestrator) command(ctx context.Context, sp spec) (*exec.Cmd, error) 
 		cmd.Env = append(os.Environ(), childEnv+"=1")
 	}
 	cmd.WaitDelay = 5 * time.Second
+	dieWithParent(cmd)
 	return cmd, nil
 }
 

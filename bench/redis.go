@@ -43,6 +43,7 @@ func startRedis(ctx context.Context, bin string) (*redisServer, error) {
 			"--save", "", "--appendonly", "no", "--dir", dir,
 			"--logfile", filepath.Join(dir, "redis.log"), "--daemonize", "no",
 			"--maxmemory-policy", "noeviction")
+		dieWithParent(s.cmd)
 		if err := s.cmd.Start(); err != nil {
 			os.RemoveAll(dir)
 			return nil, fmt.Errorf("starting %s: %w (install: apt-get install -y redis-server)", bin, err)
