@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help run build test test-short lint interop bench deps
+.PHONY: help run build test lint interop bench bench-go deps
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -19,9 +19,10 @@ build: ## build bin/zyeute
 deps: ## install what the tests need (redis-server, the interop npm packages)
 	./scripts/ensure-test-deps.sh
 
-test: deps ## run every test against real redis-server processes, with -race
+test: deps ## run every test (real redis-server, Node bullmq, chromium) with -race, then the bench smoke test
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+	cd bench && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 10m ./...
 
 interop: deps ## run only the Node BullMQ interop suite
 	$(GO) test -race -count=1 -v ./interop/...
@@ -30,5 +31,8 @@ lint: ## go vet and staticcheck
 	$(GO) vet $(PKGS)
 	$(GO) run $(STATICCHECK) $(PKGS)
 
-bench: deps ## run the benchmarks (not part of test or CI)
-	$(GO) test -run '^$$' -bench . -benchmem ./queue/...
+bench: deps ## side-by-side benchmarks: ours vs Node BullMQ 6.7.0 vs asynq (~13 min; see BENCHMARKS.md)
+	cd bench && $(GO) run . -profile results/profiles $(BENCH_FLAGS)
+
+bench-go: ## the queue package's own Go benchmarks
+	$(GO) test -run '^$$' -bench . -benchmem ./queue/
