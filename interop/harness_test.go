@@ -20,6 +20,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/zyeute/zyeute-redis/internal/redistest"
+	"github.com/zyeute/zyeute-redis/internal/testlog"
 	"github.com/zyeute/zyeute-redis/queue"
 )
 
@@ -116,22 +117,8 @@ type peer struct {
 	all []msg
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// lockedBuffer collects a peer's stderr.
+type lockedBuffer = testlog.Buffer
 
 // startPeer runs `node peer.js scenario args` and waits for its "ready" line.
 // The process is killed (SIGKILL) at cleanup if still running, and it dies

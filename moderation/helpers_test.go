@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/zyeute/zyeute-redis/internal/redistest"
+	"github.com/zyeute/zyeute-redis/internal/testlog"
 )
 
 func TestMain(m *testing.M) {
@@ -121,23 +122,8 @@ func newOpenAI(t *testing.T, f *fakeOpenAI, mod func(*OpenAIConfig)) *OpenAIMode
 	return m
 }
 
-// logBuffer collects log output at debug level, safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// logBuffer is the shared goroutine-safe log sink.
+type logBuffer = testlog.Buffer
 
 func newLogger() (*slog.Logger, *logBuffer) {
 	b := &logBuffer{}

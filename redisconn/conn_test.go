@@ -1,7 +1,6 @@
 package redisconn_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -17,26 +16,12 @@ import (
 	"github.com/zyeute/zyeute-redis/health"
 	"github.com/zyeute/zyeute-redis/internal/config"
 	"github.com/zyeute/zyeute-redis/internal/redistest"
+	"github.com/zyeute/zyeute-redis/internal/testlog"
 	"github.com/zyeute/zyeute-redis/redisconn"
 )
 
-// logBuffer is a goroutine-safe log sink.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// logBuffer is the shared goroutine-safe log sink.
+type logBuffer = testlog.Buffer
 
 type bundle struct {
 	conn *redisconn.Conn
