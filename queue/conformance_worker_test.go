@@ -506,11 +506,18 @@ func TestConformance24_Retention(t *testing.T) {
 		b := setup(t)
 		id := mustAdd(t, b, "r", &AddOptions{RemoveOnComplete: RemoveAll()})
 		startWorker(t, b, func(ctx context.Context, j *Job) (any, error) {
+			// as a stalled check would mark it: the finish must clear it
+			if err := b.client.SAdd(ctx, b.q.k.stalled(), j.ID).Err(); err != nil {
+				return nil, err
+			}
 			return "x", j.Log(ctx, "a line")
 		}, nil)
 		waitFor(t, 10*time.Second, "completed event", func() bool { return countEvents(b.events(t), "completed") == 1 })
 		if n := b.client.Exists(b.ctx, b.q.k.job(id), b.q.k.logs(id), b.q.k.lock(id)).Val(); n != 0 {
 			t.Fatalf("%d job keys left", n)
+		}
+		if b.client.SIsMember(b.ctx, b.q.k.stalled(), id).Val() {
+			t.Fatal("id left in the stalled set")
 		}
 		if b.client.ZCard(b.ctx, b.q.k.completed()).Val() != 0 {
 			t.Fatal("id left in completed")

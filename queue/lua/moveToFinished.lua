@@ -46,7 +46,13 @@ end
 if redis.call('LREM', Q.active, -1, jobId) == 0 then
   return -3
 end
-dropLock(jobKey, jobId, token)
+local count = tonumber(ARGV[7])
+if count ~= 0 then
+  dropLock(jobKey, jobId, token)
+elseif token ~= '0' then
+  -- the lock goes with the job's keys below: one DEL instead of two
+  redis.call('SREM', Q.stalled, jobId)
+end
 
 local meta = readMeta()
 local maxEv = tonumber(meta[5])
@@ -72,7 +78,6 @@ updateParent(jobKey, f[2], f[3], completed, value, now)
 local atm = (tonumber(f[5]) or 0) + 1
 
 -- retention (§9.9 step 10)
-local count = tonumber(ARGV[7])
 local targetKey = Q.completed
 local property = 'returnvalue'
 if not completed then
@@ -119,6 +124,8 @@ if count ~= 0 then
       redis.call('ZREMRANGEBYRANK', targetKey, 0, extra - 1)
     end
   end
+elseif token ~= '0' then
+  removeJobKeys(jobKey, jobKey .. ':lock')
 else
   removeJobKeys(jobKey)
 end

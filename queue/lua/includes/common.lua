@@ -108,8 +108,9 @@ local function promoteDelayed(q, prefix, now)
   return #ids
 end
 
--- REMOVE_KEYS: the job hash and its sub-keys (not the lock).
-local function removeJobKeys(jobKey)
+-- REMOVE_KEYS: the job hash and its sub-keys (not the lock), plus any
+-- extra keys given (deleted in the same call).
+local function removeJobKeys(jobKey, ...)
   return redis.call('DEL', jobKey, jobKey .. ':logs', jobKey .. ':dependencies',
-    jobKey .. ':processed', jobKey .. ':failed', jobKey .. ':unsuccessful')
+    jobKey .. ':processed', jobKey .. ':failed', jobKey .. ':unsuccessful', ...)
 end
