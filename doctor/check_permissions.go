@@ -211,18 +211,9 @@ func (d *diag) dryRun(ctx context.Context, cmds []permCmd) ([]permResult, []stri
 	if err != nil {
 		return nil, nil, "", err
 	}
-	res := make([]permResult, len(cmds))
-	reasons := make([]string, len(cmds))
-	for i := range cmds {
-		switch {
-		case errs[i] != nil:
-			res[i], reasons[i] = classifyProbeErr(errs[i])
-		case asString(vals[i]) == "OK":
-			res[i] = permAllowed
-		default:
-			res[i], reasons[i] = permDenied, asString(vals[i])
-		}
-	}
+	res, reasons := classifyReplies(len(cmds), vals, errs, "OK", func(v any) (permResult, string) {
+		return permDenied, asString(v)
+	})
 	return res, reasons, "acl dryrun", nil
 }
 
@@ -251,18 +242,9 @@ func (d *diag) multiProbe(ctx context.Context, cmds []permCmd) ([]permResult, []
 		d.conn = nil
 		return nil, nil, "", err
 	}
-	res := make([]permResult, len(cmds))
-	reasons := make([]string, len(cmds))
-	for i := range cmds {
-		switch {
-		case errs[i] != nil:
-			res[i], reasons[i] = classifyProbeErr(errs[i])
-		case asString(vals[i]) == "QUEUED":
-			res[i] = permAllowed
-		default:
-			res[i] = permUnverified
-		}
-	}
+	res, reasons := classifyReplies(len(cmds), vals, errs, "QUEUED", func(any) (permResult, string) {
+		return permUnverified, ""
+	})
 	return res, reasons, "multi probe", nil
 }
 
@@ -282,4 +264,22 @@ func classifyProbeErr(err error) (permResult, string) {
 	}
 	// Syntax, arity, MOVED, CROSSSLOT…: not a permission problem.
 	return permUnverified, s
+}
+
+// classifyReplies maps the first n probe replies: an error is classified by
+// classifyProbeErr, the reply ok means allowed, anything else goes to other.
+func classifyReplies(n int, vals []any, errs []error, ok string, other func(v any) (permResult, string)) ([]permResult, []string) {
+	res := make([]permResult, n)
+	reasons := make([]string, n)
+	for i := 0; i < n; i++ {
+		switch {
+		case errs[i] != nil:
+			res[i], reasons[i] = classifyProbeErr(errs[i])
+		case asString(vals[i]) == ok:
+			res[i] = permAllowed
+		default:
+			res[i], reasons[i] = other(vals[i])
+		}
+	}
+	return res, reasons
 }
