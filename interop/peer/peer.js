@@ -274,6 +274,8 @@ async function events() {
 
 // inspect: prints {"type":"job","id","state","job"} for each of args.ids,
 // then {"type":"queue","counts","workers","meta","paused","version"} and done.
+// args.logs adds "logs"; args.children adds "childrenValues" and
+// "ignoredFailures" (flow parents) to each job line.
 async function inspect() {
   const q = newQueue({ skipMetasUpdate: true });
   await q.waitUntilReady();
@@ -290,6 +292,13 @@ async function inspect() {
     const line = { type: 'job', id, state, job };
     if (jobError) line.jobError = jobError;
     if (args.logs) line.logs = await q.getJobLogs(id);
+    if (args.children) {
+      // Flow parents: job.getChildrenValues() (processed children, values
+      // decoded) and job.getIgnoredChildrenFailures() (the `:failed` hash).
+      const j = await q.getJob(id);
+      line.childrenValues = j ? (await j.getChildrenValues()) || null : null;
+      line.ignoredFailures = j ? (await j.getIgnoredChildrenFailures()) || null : null;
+    }
     out(line);
   }
   const counts = await q.getJobCounts();
