@@ -1,11 +1,11 @@
 package interop
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -26,7 +26,8 @@ func goworkerBinary(t testing.TB) string {
 	goworkerOnce.Do(func() {
 		gobin, err := exec.LookPath("go")
 		if err != nil {
-			gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+			goworkerErr = fmt.Errorf("the go command is not on PATH: %w", err)
+			return
 		}
 		dir, err := os.MkdirTemp("", "interop-goworker-")
 		if err != nil {

@@ -5,14 +5,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -197,25 +194,6 @@ func tail(s string, n int) string {
 		return "…" + s[len(s)-n:]
 	}
 	return s
-}
-
-// next returns the next line, failing the test on timeout, on an "error"
-// line, or when the peer exits first.
-func (p *peer) next(timeout time.Duration) (msg, bool) {
-	p.t.Helper()
-	select {
-	case m, ok := <-p.lines:
-		if !ok {
-			return msg{}, false
-		}
-		if m.Type == "error" {
-			p.t.Fatalf("peer %s reported an error: %s\nstderr: %s", p.scenario, m.Message, tail(p.stderr.String(), 2000))
-		}
-		return m, true
-	case <-time.After(timeout):
-		p.t.Fatalf("peer %s: no output for %s", p.scenario, timeout)
-		return msg{}, false
-	}
 }
 
 // waitFor reads lines until pred accepts one, within timeout.
@@ -471,12 +449,3 @@ func sortedStrings(s []string) []string {
 	sort.Strings(out)
 	return out
 }
-
-func errorsJoin(errs []string) error {
-	if len(errs) == 0 {
-		return nil
-	}
-	return errors.New(strings.Join(errs, "\n"))
-}
-
-var _ = fmt.Sprintf

@@ -428,13 +428,11 @@ func TestInterop07_SameMillisecondDelayed(t *testing.T) {
 	q := e.goQueue(name)
 	ts := time.Now()
 	due := ts.UnixMilli() + 1500
-	var ids []string
 	for i, n := range []string{"x", "y", "z"} {
 		j, err := q.Add(e.ctx, n, nil, &queue.AddOptions{Timestamp: ts, Delay: 1500 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids = append(ids, j.ID)
 		if s := e.c.ZScore(e.ctx, e.key(name, "delayed"), j.ID).Val(); s != float64(due*4096+int64(i)) {
 			t.Errorf("%s: score %v, want %d", n, s, due*4096+int64(i))
 		}

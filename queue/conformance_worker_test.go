@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -603,10 +602,4 @@ func TestConformance39_GetState(t *testing.T) {
 			t.Errorf("job %s: state %s, want %s", id, got, want)
 		}
 	}
-}
-
-func sortedCopy(s []string) []string {
-	out := append([]string(nil), s...)
-	sort.Strings(out)
-	return out
 }

@@ -63,24 +63,3 @@ func (k keys) repeat() string          { return k.base + "repeat" }
 func (k keys) job(id string) string  { return k.base + id }
 func (k keys) lock(id string) string { return k.base + id + ":lock" }
 func (k keys) logs(id string) string { return k.base + id + ":logs" }
-
-// stateKey maps a state to the key holding its ids.
-func (k keys) stateKey(s JobState) string {
-	switch s {
-	case StateWaiting:
-		return k.wait()
-	case StatePrioritized:
-		return k.prioritized()
-	case StateDelayed:
-		return k.delayed()
-	case StateActive:
-		return k.active()
-	case StateWaitingChildren:
-		return k.waitingChildren()
-	case StateCompleted:
-		return k.completed()
-	case StateFailed:
-		return k.failed()
-	}
-	return ""
-}

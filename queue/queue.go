@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -404,5 +403,3 @@ func boolArg(b bool) string {
 	}
 	return "0"
 }
-
-var _ = strconv.Itoa

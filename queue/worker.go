@@ -567,7 +567,7 @@ func (w *Worker) process(r fetchReply, token string) (fetchReply, string, bool) 
 	case w.opts.MaxStartedAttempts > 0 && job.AttemptsStarted > w.opts.MaxStartedAttempts:
 		herr = Unrecoverable(errors.New("job started more than allowable limit"))
 	default:
-		result, herr, stack = w.call(ctx, job)
+		result, stack, herr = w.call(ctx, job)
 	}
 	if aj.lost.Load() {
 		w.log.Warn("queue: job lock lost; result discarded", slog.String("job", job.ID))
@@ -590,7 +590,7 @@ func (w *Worker) process(r fetchReply, token string) (fetchReply, string, bool) 
 }
 
 // call runs the handler, turning a panic into an error with its stack.
-func (w *Worker) call(ctx context.Context, job *Job) (res any, err error, stack string) {
+func (w *Worker) call(ctx context.Context, job *Job) (res any, stack string, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic: %v", p)
@@ -598,7 +598,7 @@ func (w *Worker) call(ctx context.Context, job *Job) (res any, err error, stack 
 		}
 	}()
 	res, err = w.h(ctx, job)
-	return res, err, ""
+	return res, "", err
 }
 
 func (w *Worker) encodeResult(v any) (string, error) {

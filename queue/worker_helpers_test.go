@@ -67,18 +67,6 @@ func (r *recorder) count(typ WorkerEventType) int {
 	return n
 }
 
-func (r *recorder) ids(typ WorkerEventType) []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for _, e := range r.evs {
-		if e.Type == typ {
-			out = append(out, e.JobID)
-		}
-	}
-	return out
-}
-
 // event is one decoded entry of the events stream.
 type event map[string]string
 
