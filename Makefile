@@ -30,6 +30,7 @@ interop: deps ## run only the Node BullMQ interop suite
 lint: ## go vet and staticcheck
 	$(GO) vet $(PKGS)
 	$(GO) run $(STATICCHECK) $(PKGS)
+	cd bench && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 
 bench: deps ## side-by-side benchmarks: ours vs Node BullMQ 6.7.0 vs asynq (~13 min; see BENCHMARKS.md)
 	cd bench && $(GO) run . -profile results/profiles $(BENCH_FLAGS)
