@@ -43,6 +43,13 @@ type AddOptions struct {
 	KeepLogs int
 	// StackTraceLimit bounds the stored stack traces. Defaults to 0 (unset).
 	StackTraceLimit int
+	// Deduplication drops (or, with its flags, throttles, replaces,
+	// reschedules or stashes) adds while another job holds the same
+	// deduplication ID, as BullMQ's `deduplication` option (protocol §9.5).
+	// ID is required; TTL is in whole milliseconds (0 = until the owner
+	// finishes). Stored as `de` in opts and `deid` on the hash. Defaults to
+	// nil (no deduplication).
+	Deduplication *Deduplication
 }
 
 // Backoff is BullMQ's backoff option: "fixed" or "exponential", a delay and
@@ -162,7 +169,8 @@ func (k *KeepJobs) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Deduplication is BullMQ's `de` option (decoded from Node jobs).
+// Deduplication is BullMQ's `de` option: decoded from Node jobs and set by
+// AddOptions.Deduplication. TTL is in milliseconds.
 type Deduplication struct {
 	ID               string  `json:"id"`
 	TTL              float64 `json:"ttl,omitempty"`
@@ -532,6 +540,16 @@ func (o *AddOptions) toJobOptions(now time.Time) (JobOptions, time.Time, error) 
 		if k != nil && (k.Count < -1 || k.Age < 0 || k.Limit < 0) {
 			return jo, now, optErr(name, "count must be ≥ -1, age and limit ≥ 0")
 		}
+	}
+	if d := o.Deduplication; d != nil {
+		if d.ID == "" {
+			return jo, now, optErr("Deduplication.ID", "must be set")
+		}
+		if d.TTL < 0 || d.TTL != math.Trunc(d.TTL) || d.TTL > 1<<53 {
+			return jo, now, optErr("Deduplication.TTL", "must be a whole number of milliseconds ≥ 0 (got %v)", d.TTL)
+		}
+		dc := *d
+		jo.Deduplication = &dc
 	}
 	ts := now
 	if !o.Timestamp.IsZero() {

@@ -153,14 +153,23 @@ func (q *Queue) prepare(name string, data any, opts *AddOptions) (*prepared, err
 	tsMs := ts.UnixMilli()
 	j := &Job{ID: jo.JobID, Name: name, Data: json.RawMessage(dataJSON), Opts: jo, RawOpts: optsJSON,
 		Timestamp: tsMs, Delay: jo.Delay, Priority: jo.Priority}
+	deArgs := []any{"", 0, "0", "0", "0", "0"}
+	if d := jo.Deduplication; d != nil {
+		j.DeduplicationID = d.ID
+		deArgs = []any{d.ID, int64(d.TTL), boolArg(d.Extend), boolArg(d.Replace), boolArg(d.Reschedule),
+			boolArg(d.KeepLastIfActive)}
+	}
 	k := q.k
 	return &prepared{
 		job:  j,
 		keys: []string{k.wait(), k.meta(), k.id(), k.delayed(), k.prioritized(), k.pc(), k.marker(), k.events(), k.active()},
-		args: []any{k.base, jo.JobID, name, tsMs, dataJSON, string(optsJSON), jo.Delay, jo.Priority, lifo},
+		args: append([]any{k.base, jo.JobID, name, tsMs, dataJSON, string(optsJSON), jo.Delay, jo.Priority, lifo},
+			deArgs...),
 	}, nil
 }
 
+// addResult decodes addJob's reply: the final id and whether nothing new was
+// stored (1: the custom id existed, 2: deduplicated onto the owner).
 func addResult(res any) (id string, dup bool, err error) {
 	arr, ok := res.([]any)
 	if !ok || len(arr) != 2 {
@@ -168,12 +177,14 @@ func addResult(res any) (id string, dup bool, err error) {
 	}
 	id, _ = arr[0].(string)
 	n, _ := arr[1].(int64)
-	return id, n == 1, nil
+	return id, n != 0, nil
 }
 
 // Add stores one job in one round trip and returns it with its final id.
 // Re-adding an existing custom id changes nothing and returns the existing
-// id (BullMQ emits `duplicated`).
+// id (BullMQ emits `duplicated`). An add deduplicated onto an existing job
+// (AddOptions.Deduplication) returns that owner's id, as BullMQ does; the
+// returned Job then describes the add, not the stored owner.
 func (q *Queue) Add(ctx context.Context, name string, data any, opts *AddOptions) (*Job, error) {
 	p, err := q.prepare(name, data, opts)
 	if err != nil {
