@@ -46,6 +46,7 @@ func TestSentinelFailover(t *testing.T) {
 		t.Fatalf("GET on initial master: %q, %v", v, err)
 	}
 
+	failoverAt := time.Now()
 	newAddr, err := s.Failover(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -72,6 +73,8 @@ func TestSentinelFailover(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
+	t.Logf("first write on the new master %s after SENTINEL FAILOVER", time.Since(failoverAt).Round(time.Millisecond))
+
 	// Once the sentinel has demoted the old master, a write there fails
 	// with READONLY; the client must still write to the new master.
 	old := s.Master.Client(t)
@@ -85,6 +88,7 @@ func TestSentinelFailover(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	t.Logf("old master demoted %s after SENTINEL FAILOVER", time.Since(failoverAt).Round(time.Millisecond))
 	// Use more connections than one so that any stale pooled connection
 	// to the old master would be picked.
 	for i := 0; i < 50; i++ {
