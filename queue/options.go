@@ -66,7 +66,8 @@ type Backoff struct {
 type KeepJobs struct {
 	// Count of finished jobs to keep: 0 removes at once, -1 keeps all.
 	Count int
-	// Age removes finished jobs older than this (whole seconds); 0 = no limit.
+	// Age removes finished jobs older than this (stored in seconds, with
+	// a fraction for sub-second ages, as Node's {age: 0.5}); 0 = no limit.
 	Age time.Duration
 	// Limit of age-based removals per finish; 0 means BullMQ's 1000.
 	Limit int
@@ -115,7 +116,8 @@ func (k KeepJobs) MarshalJSON() ([]byte, error) {
 	b.WriteByte('{')
 	sep := ""
 	if k.Age > 0 {
-		fmt.Fprintf(&b, `"age":%d`, int64(k.Age/time.Second))
+		// seconds, fractional as Node allows ({age: 0.5})
+		fmt.Fprintf(&b, `"age":%s`, strconv.FormatFloat(k.Age.Seconds(), 'f', -1, 64))
 		sep = ","
 	}
 	if k.Count >= 0 {

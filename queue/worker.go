@@ -624,8 +624,8 @@ func (w *Worker) encodeResult(v any) (string, error) {
 }
 
 // keep resolves retention: the job's own option wins, then the worker's,
-// else keep all. Returns count (-1 all), age in s, limit.
-func keepArgs(job, worker *KeepJobs) (count, age, limit int64) {
+// else keep all. Returns count (-1 all), age in s (fractional), limit.
+func keepArgs(job, worker *KeepJobs) (count int64, age float64, limit int64) {
 	k := job
 	if k == nil {
 		k = worker
@@ -633,7 +633,7 @@ func keepArgs(job, worker *KeepJobs) (count, age, limit int64) {
 	if k == nil {
 		return -1, 0, 0
 	}
-	return int64(k.Count), int64(k.Age / time.Second), int64(k.Limit)
+	return int64(k.Count), k.Age.Seconds(), int64(k.Limit)
 }
 
 // finishArgs builds the ARGV of moveToFinished.

@@ -7,7 +7,8 @@
 -- ARGV[4] lock token            ARGV[5] "completed" or "failed"
 -- ARGV[6] value: returnvalue JSON (completed) or raw failedReason (failed)
 -- ARGV[7] keep count (-1 keep all, 0 remove now, N keep newest N)
--- ARGV[8] keep age (s, 0 = none) ARGV[9] age removal limit per call
+-- ARGV[8] keep age (s, may be fractional; 0 = none)
+-- ARGV[9] age removal limit per call
 -- ARGV[10] the job's attempts    ARGV[11] fetch next "1"/"0"
 -- ARGV[12] next lock token      ARGV[13] lock duration (ms)
 -- ARGV[14] worker limiter max   ARGV[15] worker limiter duration (ms)
@@ -77,7 +78,8 @@ updateParent(jobKey, f[2], f[3], completed, value, now)
 
 local atm = (tonumber(f[5]) or 0) + 1
 
--- retention (§9.9 step 10)
+-- retention (§9.9 step 10); every job removed here is detached from its
+-- parent first (removeFinished, detachFromParent)
 local targetKey = Q.completed
 local property = 'returnvalue'
 if not completed then
@@ -102,9 +104,11 @@ if count ~= 0 then
     if limit <= 0 then
       limit = 1000
     end
-    local old = redis.call('ZRANGEBYSCORE', targetKey, '-inf', now - age * 1000, 'LIMIT', 0, limit)
+    -- newest first among the old ones, as BullMQ picks them; age may be
+    -- fractional (0.5 = 500 ms)
+    local old = redis.call('ZREVRANGEBYSCORE', targetKey, now - age * 1000, '-inf', 'LIMIT', 0, limit)
     for _, id in ipairs(old) do
-      removeJobKeys(prefix .. id)
+      removeFinished(prefix, id)
     end
     if #old > 0 then
       redis.call('ZREM', targetKey, unpack(old))
@@ -119,15 +123,20 @@ if count ~= 0 then
       end
       local old = redis.call('ZRANGE', targetKey, 0, extra - 1)
       for _, id in ipairs(old) do
-        removeJobKeys(prefix .. id)
+        removeFinished(prefix, id)
       end
       redis.call('ZREMRANGEBYRANK', targetKey, 0, extra - 1)
     end
   end
-elseif token ~= '0' then
-  removeJobKeys(jobKey, jobKey .. ':lock')
 else
-  removeJobKeys(jobKey)
+  -- removed at once: detach from the parent (a failed child without a
+  -- policy is still one of its dependencies), then delete
+  detachFromParent(jobKey, f[2], false)
+  if token ~= '0' then
+    removeJobKeys(jobKey, jobKey .. ':lock')
+  else
+    removeJobKeys(jobKey)
+  end
 end
 
 -- The finish event is written with MAXLEN ~ (Node runs a separate XTRIM

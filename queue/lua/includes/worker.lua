@@ -180,7 +180,9 @@ local function leaveActive(jobKey, jobId, token, lremCount)
 end
 
 -- Release a parent out of waiting-children into its own queue (§9.9 step
--- 8). parentQueue is "P:parentQueue" (no trailing colon).
+-- 8). parentQueue is "P:parentQueue" (no trailing colon). delay > 0 ⇒
+-- delayed with a `delayed` event only; else wait or prioritized with a
+-- `waiting` prev=`waiting-children` event.
 local function releaseParent(parentQueue, parentKey, parentId, now)
   local pq = parentQueue .. ':'
   local f = redis.call('HMGET', parentKey, 'delay', 'priority')
@@ -191,71 +193,132 @@ local function releaseParent(parentQueue, parentKey, parentId, now)
     redis.call('ZADD', pq .. 'delayed', due * 4096, parentId)
     emit(pq .. 'events', nil, 'delayed', 'jobId', parentId, 'delay', due)
     marker1(pq .. 'marker', pq .. 'delayed')
-  else
-    local pm = pausedOrMaxed(pq .. 'meta', pq .. 'active')
-    if priority > 0 then
-      redis.call('ZADD', pq .. 'prioritized', priorityScore(pq .. 'pc', priority), parentId)
-    else
-      redis.call('RPUSH', pq .. 'wait', parentId)
-    end
-    marker0(pq .. 'marker', pm)
+    return
   end
+  local pm = pausedOrMaxed(pq .. 'meta', pq .. 'active')
+  if priority > 0 then
+    redis.call('ZADD', pq .. 'prioritized', priorityScore(pq .. 'pc', priority), parentId)
+  else
+    redis.call('RPUSH', pq .. 'wait', parentId)
+  end
+  marker0(pq .. 'marker', pm)
   emit(pq .. 'events', nil, 'waiting', 'jobId', parentId, 'prev', 'waiting-children')
+end
+
+-- Split a job key "P:q:id" into its id and queue prefix "P:q:" (the id is
+-- what follows the last colon, as BullMQ reads it).
+local function splitJobKey(jobKey)
+  local id = string.match(jobKey, '.*:(.*)') or ''
+  return id, string.sub(jobKey, 1, #jobKey - #id)
+end
+
+-- Detach a removed job from its parent (§9.9 step 8, "removing a child"):
+-- SREM it from the parent's :dependencies; when none is left and the
+-- parent is in waiting-children, move the parent to the tail of its wait
+-- (whatever its delay or priority, as BullMQ does for a removed child),
+-- marker 0 unless paused or maxed, event `waiting` prev=`waiting-children`.
+-- checkParent: act only when the parent hash exists (trimmed jobs).
+local function detachFromParent(childKey, parentKey, checkParent)
+  if not parentKey or parentKey == '' then
+    return
+  end
+  if checkParent and redis.call('EXISTS', parentKey) == 0 then
+    return
+  end
+  local deps = parentKey .. ':dependencies'
+  if redis.call('SREM', deps, childKey) == 0 or redis.call('SCARD', deps) ~= 0 then
+    return
+  end
+  local pid, pq = splitJobKey(parentKey)
+  if redis.call('ZREM', pq .. 'waiting-children', pid) == 1 then
+    local pm = pausedOrMaxed(pq .. 'meta', pq .. 'active')
+    redis.call('RPUSH', pq .. 'wait', pid)
+    marker0(pq .. 'marker', pm)
+    emit(pq .. 'events', nil, 'waiting', 'jobId', pid, 'prev', 'waiting-children')
+  end
+end
+
+-- Remove finished job `id` for retention (age or count trimming): detach
+-- it from a parent that still exists, then delete its keys.
+local function removeFinished(prefix, id)
+  local jobKey = prefix .. id
+  detachFromParent(jobKey, redis.call('HGET', jobKey, 'parentKey'), true)
+  removeJobKeys(jobKey)
 end
 
 -- Parent bookkeeping of a finished child (§9.9 step 8). completed: the
 -- child's return value goes to the parent's :processed; failed: the
--- child's policy flags (fpof, cpof, idof, rdof) decide.
+-- child's policy flags (fpof, cpof, idof, rdof) decide. Every branch acts
+-- only when the child was still one of the parent's dependencies; the
+-- failure policies also need the parent hash to exist, so nothing is ever
+-- written into a removed parent. A failed child without a policy stays a
+-- dependency (see detachFromParent for when it is removed).
 local function updateParent(jobKey, parentKey, parentJSON, completed, value, now)
-  if not parentKey or parentKey == '' or not parentJSON then
-    return
-  end
-  local ok, parent = pcall(cjson.decode, parentJSON)
-  if not ok or type(parent) ~= 'table' or not parent.queueKey or not parent.id then
-    return
-  end
-  local pid = tostring(parent.id)
-  local pq = parent.queueKey
-  local deps = parentKey .. ':dependencies'
-  local inWC = function()
-    return redis.call('ZSCORE', pq .. ':waiting-children', pid)
-  end
-  local release = function()
-    redis.call('ZREM', pq .. ':waiting-children', pid)
-    releaseParent(pq, parentKey, pid, now)
+  local pid, pq, parent
+  if parentJSON then
+    local ok, p = pcall(cjson.decode, parentJSON)
+    if ok and type(p) == 'table' and p.queueKey and p.id then
+      parent = p
+      pid = tostring(p.id)
+      pq = p.queueKey
+    end
   end
   if completed then
+    if not parentKey or parentKey == '' then
+      return
+    end
+    if not pid then
+      -- no usable parent JSON: the parent key alone says where it is
+      local prefix
+      pid, prefix = splitJobKey(parentKey)
+      pq = string.sub(prefix, 1, #prefix - 1)
+    end
+    local deps = parentKey .. ':dependencies'
     if redis.call('SREM', deps, jobKey) == 1 then
       redis.call('HSET', parentKey .. ':processed', jobKey, value)
-      if redis.call('SCARD', deps) == 0 and inWC() then
-        release()
+      if redis.call('SCARD', deps) == 0 and redis.call('EXISTS', parentKey) == 1
+        and redis.call('ZREM', pq .. ':waiting-children', pid) == 1 then
+        releaseParent(pq, parentKey, pid, now)
       end
     end
     return
   end
+  if not parent or not (parent.fpof or parent.cpof or parent.idof or parent.rdof) then
+    return
+  end
+  -- the failure policies address the parent by its JSON (queueKey:id)
+  local pkey = pq .. ':' .. pid
+  local deps = pkey .. ':dependencies'
+  if redis.call('SREM', deps, jobKey) == 0 or redis.call('EXISTS', pkey) == 0 then
+    return
+  end
+  local wc = pq .. ':waiting-children'
   if parent.fpof then
-    redis.call('SREM', deps, jobKey)
-    redis.call('ZADD', parentKey .. ':unsuccessful', now, jobKey)
-    redis.call('HSET', parentKey, 'defa', 'child ' .. jobKey .. ' failed')
-    if inWC() then
-      release()
+    redis.call('ZADD', pkey .. ':unsuccessful', now, jobKey)
+    local from = nil
+    if redis.call('ZREM', wc, pid) == 1 then
+      from = wc
     elseif redis.call('ZREM', pq .. ':delayed', pid) == 1 then
-      redis.call('HSET', parentKey, 'delay', 0)
-      releaseParent(pq, parentKey, pid, now)
+      from = pq .. ':delayed'
+      redis.call('HSET', pkey, 'delay', 0)
+    end
+    if from or not redis.call('ZSCORE', pq .. ':failed', pid) then
+      redis.call('HSET', pkey, 'defa', 'child ' .. jobKey .. ' failed')
+    end
+    if from then
+      releaseParent(pq, pkey, pid, now)
     end
   elseif parent.cpof then
-    redis.call('SREM', deps, jobKey)
-    redis.call('HSET', parentKey .. ':failed', jobKey, value)
-    if inWC() then
-      release()
+    redis.call('HSET', pkey .. ':failed', jobKey, value)
+    if redis.call('ZREM', wc, pid) == 1 then
+      releaseParent(pq, pkey, pid, now)
     end
-  elseif parent.idof or parent.rdof then
-    redis.call('SREM', deps, jobKey)
+  else
     if parent.idof then
-      redis.call('HSET', parentKey .. ':failed', jobKey, value)
+      redis.call('HSET', pkey .. ':failed', jobKey, value)
     end
-    if redis.call('SCARD', deps) == 0 and inWC() then
-      release()
+    if redis.call('SCARD', deps) == 0 and redis.call('ZREM', wc, pid) == 1 then
+      releaseParent(pq, pkey, pid, now)
     end
   end
 end
