@@ -68,8 +68,9 @@ type DispatcherConfig struct {
 	// AddTimeout bounds one Redis add; past it the job runs synchronously.
 	// Defaults to 2s.
 	AddTimeout time.Duration
-	// SyncTimeout bounds a synchronous run, retries and backoff included.
-	// Defaults to 30s.
+	// SyncTimeout bounds a synchronous run, retries and backoff included;
+	// each attempt is also bounded by the queue's own time budget
+	// (Spec.Timeout). Defaults to 30s.
 	SyncTimeout time.Duration
 	// Logger receives the degraded-mode transitions. Defaults to discard.
 	Logger *slog.Logger
@@ -318,7 +319,8 @@ func (d *Dispatcher) runSync(ctx context.Context, spec *Spec, name string, data 
 			return &Result{Queue: spec.Name, Name: name, Mode: ModeSync, Result: b, Attempts: made, DelayIgnored: ao.Delay > 0}, nil
 		}
 		lastErr = err
-		if errors.Is(err, ErrInvalidPayload) || errors.Is(err, queue.ErrUnrecoverable) || ctx.Err() != nil || made == attempts {
+		if errors.Is(err, ErrInvalidPayload) || errors.Is(err, queue.ErrUnrecoverable) || errors.Is(err, ErrHandlerPanic) ||
+			isAbandoned(err) || ctx.Err() != nil || made == attempts {
 			break
 		}
 		d.obs.JobFinished(spec.Name, string(ModeSync), "retrying")
@@ -331,11 +333,12 @@ func (d *Dispatcher) runSync(ctx context.Context, spec *Spec, name string, data 
 	return nil, &JobFailedError{Queue: spec.Name, Attempts: made, Err: lastErr}
 }
 
-// safeRun turns a handler panic into an error.
+// safeRun is spec.Run (which already recovers handler panics under the
+// queue's time budget) with a last guard for a panic while decoding.
 func safeRun(ctx context.Context, spec *Spec, data json.RawMessage) (res any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+			err = &PanicError{Queue: spec.Name, Value: truncate(fmt.Sprint(p), 200), Stack: string(debug.Stack())}
 		}
 	}()
 	return spec.Run(ctx, data)
