@@ -243,10 +243,10 @@ func TestPrivacyFarFutureDateRefused(t *testing.T) {
 	}
 	// The edges of the window, against the registry's clock.
 	for in, ok := range map[string]bool{
-		now.Add(MaxFutureSkew).Format(time.RFC3339):              true,
+		now.Add(MaxFutureSkew).Format(time.RFC3339):               true,
 		now.Add(MaxFutureSkew + time.Second).Format(time.RFC3339): false,
-		"2000-01-01T00:00:00Z": true,
-		"1999-12-31T23:59:59Z": false,
+		"2000-01-01T00:00:00Z":                                    true,
+		"1999-12-31T23:59:59Z":                                    false,
 	} {
 		data := `{"request_id":"r1","user_id":"u1","kind":"access","received_at":"` + in + `"}`
 		res, err := d.Enqueue(ctx, PrivacyAudit, "", json.RawMessage(data), nil)
