@@ -44,7 +44,7 @@ func misbehavingRegistry(t *testing.T) *Registry {
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
 	reg, err := NewRegistry(&RegistryConfig{Handlers: Handlers{Chain: misbehavingSyncer{release: release}},
-		Timeouts: map[string]time.Duration{BlockchainSync: 300 * time.Millisecond}, AbandonAfter: 200 * time.Millisecond})
+		Timeouts: map[string]time.Duration{BlockchainSync: time.Second}, AbandonAfter: 1500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,8 +89,8 @@ func TestHandlerBudgetInline(t *testing.T) {
 	jf, err := enqueue(3, 2)
 	var te *TimeoutError
 	if jf == nil || jf.Attempts != 2 || !errors.Is(err, ErrJobTimeout) || !errors.Is(err, context.DeadlineExceeded) ||
-		!errors.As(err, &te) || te.Abandoned || te.Budget != 300*time.Millisecond ||
-		!strings.Contains(err.Error(), "blockchain-sync: job exceeded its time budget of 300ms") {
+		!errors.As(err, &te) || te.Abandoned || te.Budget != time.Second ||
+		!strings.Contains(err.Error(), "blockchain-sync: job exceeded its time budget of 1s") {
 		t.Errorf("slow handler: %v", err)
 	}
 	// Ignores its context: abandoned, failed for good after one attempt.
@@ -134,7 +134,7 @@ func TestHandlerBudgetInline(t *testing.T) {
 		contains string
 	}{
 		{1, http.StatusInternalServerError, "handler panicked"},
-		{3, http.StatusGatewayTimeout, "time budget of 300ms"},
+		{3, http.StatusGatewayTimeout, "time budget of 1s"},
 		{2, http.StatusGatewayTimeout, "did not stop"},
 		{100, http.StatusOK, `"mode":"sync"`},
 	} {
@@ -198,7 +198,7 @@ func TestHandlerBudgetQueued(t *testing.T) {
 	}{
 		{1, "failed", 1, "handler panicked: runtime error: invalid memory address or nil pointer dereference"},
 		{2, "failed", 1, "did not stop (abandoned)"},
-		{3, "failed", 2, "job exceeded its time budget of 300ms"},
+		{3, "failed", 2, "job exceeded its time budget of 1s"},
 		{100, "completed", 1, ""},
 	} {
 		i := infos[tt.from]
