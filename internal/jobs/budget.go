@@ -87,6 +87,19 @@ func (e *abandonedError) Error() string {
 
 func (e *abandonedError) Unwrap() error { return e.cause }
 
+// logHandlerTrouble logs a handler panic (with its stack, which job
+// failures and HTTP answers do not carry) or an abandoned handler.
+func logHandlerTrouble(log *slog.Logger, reg *Registry, queueName, jobID string, err error) {
+	var pe *PanicError
+	switch {
+	case errors.As(err, &pe):
+		log.Error("[Jobs] handler panicked; the job failed", "queue", queueName, "job", jobID, "panic", pe.Value, "stack", pe.Stack)
+	case isAbandoned(err):
+		log.Error("[Jobs] handler ignored its context and was abandoned; the job failed, the handler keeps running in the background",
+			"queue", queueName, "job", jobID, "abandoned_total", reg.Abandoned())
+	}
+}
+
 // isAbandoned reports a run whose handler was left running.
 func isAbandoned(err error) bool {
 	var te *TimeoutError
@@ -99,7 +112,6 @@ type budget struct {
 	queue        string
 	timeout      time.Duration
 	abandonAfter time.Duration
-	log          *slog.Logger
 	abandoned    *atomic.Int64
 }
 
@@ -114,8 +126,9 @@ var errBudget = errors.New("time budget exceeded")
 // run calls fn in its own goroutine with a context that ends after the
 // budget. A panic becomes a *PanicError. Past the budget (or once ctx
 // ends) the handler gets abandonAfter to return; if it does not, run
-// returns without it (the goroutine cannot be killed: it is counted and
-// logged) so that only this job fails.
+// returns without it (the goroutine cannot be killed: it is counted) so
+// that only this job fails. The Pool and the Dispatcher log both cases
+// (logHandlerTrouble).
 func (b *budget) run(ctx context.Context, fn func(context.Context) (any, error)) (any, error) {
 	bctx, cancel := context.WithTimeoutCause(ctx, b.timeout, errBudget)
 	done := make(chan runResult, 1) // buffered: an abandoned handler never blocks
@@ -124,9 +137,7 @@ func (b *budget) run(ctx context.Context, fn func(context.Context) (any, error))
 		var r runResult
 		defer func() {
 			if p := recover(); p != nil {
-				pe := &PanicError{Queue: b.queue, Value: truncate(fmt.Sprint(p), 200), Stack: string(debug.Stack())}
-				b.log.Error("[Jobs] handler panicked", "queue", b.queue, "panic", pe.Value, "stack", pe.Stack)
-				r = runResult{err: pe}
+				r = runResult{err: &PanicError{Queue: b.queue, Value: truncate(fmt.Sprint(p), 200), Stack: string(debug.Stack())}}
 			}
 			done <- r
 		}()
@@ -141,9 +152,7 @@ func (b *budget) run(ctx context.Context, fn func(context.Context) (any, error))
 		case r = <-done:
 			t.Stop()
 		case <-t.C:
-			n := b.abandoned.Add(1)
-			b.log.Error("[Jobs] handler ignored its context and was abandoned: it keeps running in the background",
-				"queue", b.queue, "budget", b.timeout, "abandoned_total", n)
+			b.abandoned.Add(1)
 			if context.Cause(bctx) == errBudget && ctx.Err() == nil {
 				return nil, &TimeoutError{Queue: b.queue, Budget: b.timeout, Abandoned: true}
 			}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zyeute/zyeute-redis/internal/testlog"
 	"github.com/zyeute/zyeute-redis/queue"
 )
 
@@ -58,7 +59,8 @@ func misbehavingRegistry(t *testing.T) *Registry {
 func TestHandlerBudgetInline(t *testing.T) {
 	t.Parallel()
 	reg := misbehavingRegistry(t)
-	d, err := NewDispatcher(reg, nil, nil)
+	lg, logs := testlog.New()
+	d, err := NewDispatcher(reg, nil, &DispatcherConfig{Logger: lg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,6 +110,11 @@ func TestHandlerBudgetInline(t *testing.T) {
 		!strings.Contains(pe.Value, "nil pointer dereference") || !strings.Contains(pe.Stack, "misbehavingSyncer") ||
 		strings.Contains(err.Error(), "goroutine ") {
 		t.Errorf("panicking handler: %v", err)
+	}
+	// The stack is in the log (only there).
+	if l := logs.String(); !strings.Contains(l, "handler panicked; the job failed") || !strings.Contains(l, "misbehavingSyncer") ||
+		!strings.Contains(l, "handler ignored its context and was abandoned") || !strings.Contains(l, "abandoned_total=1") {
+		t.Errorf("log:\n%s", l)
 	}
 
 	mux := http.NewServeMux()
@@ -165,7 +172,8 @@ func TestHandlerBudgetQueued(t *testing.T) {
 		}
 		ids[from] = res.ID
 	}
-	pool, err := NewPool(b.conn.Client(), reg, &PoolConfig{Queues: []string{BlockchainSync}, Prefix: b.prefix, Concurrency: 1})
+	lg, logs := testlog.New()
+	pool, err := NewPool(b.conn.Client(), reg, &PoolConfig{Queues: []string{BlockchainSync}, Prefix: b.prefix, Concurrency: 1, Logger: lg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,6 +216,10 @@ func TestHandlerBudgetQueued(t *testing.T) {
 	}
 	if reg.Abandoned() != 1 {
 		t.Errorf("Abandoned() = %d", reg.Abandoned())
+	}
+	if l := logs.String(); !strings.Contains(l, `handler panicked; the job failed" queue=blockchain-sync job=`+ids[1]+" ") ||
+		!strings.Contains(l, "misbehavingSyncer") || !strings.Contains(l, "abandoned; the job failed") {
+		t.Errorf("log:\n%s", l)
 	}
 }
 

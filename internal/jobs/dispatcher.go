@@ -72,7 +72,9 @@ type DispatcherConfig struct {
 	// each attempt is also bounded by the queue's own time budget
 	// (Spec.Timeout). Defaults to 30s.
 	SyncTimeout time.Duration
-	// Logger receives the degraded-mode transitions. Defaults to discard.
+	// Logger receives the degraded-mode transitions, and handler panics
+	// (with their stack) and abandoned handlers of synchronous runs.
+	// Defaults to discard.
 	Logger *slog.Logger
 	// Observer is told about every job. Defaults to none.
 	Observer Observer
@@ -309,6 +311,7 @@ func (d *Dispatcher) runSync(ctx context.Context, spec *Spec, name string, data 
 		start := time.Now()
 		res, err := safeRun(ctx, spec, data)
 		d.obs.JobRun(spec.Name, string(ModeSync), time.Since(start), err)
+		logHandlerTrouble(d.log, d.reg, spec.Name, "", err)
 		if err == nil {
 			b, err := json.Marshal(res)
 			if err != nil {

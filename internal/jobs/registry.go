@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -215,9 +214,6 @@ type RegistryConfig struct {
 	// context ended (budget or caller) before its job fails without it.
 	// Defaults to DefaultAbandonAfter (2s).
 	AbandonAfter time.Duration
-	// Logger receives handler panics (with their stack) and abandoned
-	// handlers. Defaults to discard.
-	Logger *slog.Logger
 }
 
 // Registry maps each queue name to its Spec and default job options.
@@ -245,9 +241,6 @@ func NewRegistry(cfg *RegistryConfig) (*Registry, error) {
 	if c.AbandonAfter < 0 {
 		return nil, errors.New("jobs: AbandonAfter must not be negative")
 	}
-	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
-	}
 	h := c.Handlers
 	if h.Video == nil {
 		h.Video = LocalVideoEnhancer{}
@@ -271,7 +264,7 @@ func NewRegistry(cfg *RegistryConfig) (*Registry, error) {
 		if d, ok := c.Timeouts[s.Name]; ok {
 			timeout = d
 		}
-		s.budget = &budget{queue: s.Name, timeout: timeout, abandonAfter: c.AbandonAfter, log: c.Logger, abandoned: &r.abandoned}
+		s.budget = &budget{queue: s.Name, timeout: timeout, abandonAfter: c.AbandonAfter, abandoned: &r.abandoned}
 		r.specs[s.Name] = s
 	}
 	return r, nil
