@@ -18,8 +18,9 @@ var (
 	// ErrFlowJob: the job is part of a flow (parent or child); this admin
 	// operation does not handle flows.
 	ErrFlowJob = errors.New("jobs: job is part of a flow, not supported here")
-	// ErrSchedulerIteration: the job is an iteration of a job scheduler.
-	ErrSchedulerIteration = errors.New("jobs: job belongs to a job scheduler")
+	// ErrSchedulerIteration: the job is the current (next) iteration of a
+	// job scheduler; remove the scheduler instead.
+	ErrSchedulerIteration = errors.New("jobs: job is the next iteration of a job scheduler (remove the scheduler instead)")
 )
 
 // ListStates are the states List accepts.
@@ -185,16 +186,19 @@ func (a *Admin) Retry(ctx context.Context, queueName, id string, from queue.JobS
 	return nil
 }
 
-// Remove deletes a job and its sub-keys unless a worker holds it
-// (ErrJobLocked), it is part of a flow (ErrFlowJob) or a scheduler
-// iteration (ErrSchedulerIteration). Emits `removed`.
+// Remove deletes a job, its sub-keys and the deduplication keys it owns
+// (`de:<id>` and `dn:<id>`), as Node's job.remove() does, unless it is
+// the current iteration of a job scheduler (ErrSchedulerIteration; older
+// iterations can be removed), a worker holds it (ErrJobLocked) or it is
+// part of a flow (ErrFlowJob). Emits `removed` with prev = the state it
+// left (`wait`, `delayed`, `completed`…).
 func (a *Admin) Remove(ctx context.Context, queueName, id string) error {
 	if err := a.check(queueName, id); err != nil {
 		return err
 	}
 	k := newKeys(a.prefix, queueName)
 	ks := []string{k.key("completed"), k.key("waiting-children"), k.key("delayed"), k.key("failed"), k.key("prioritized"),
-		k.key("wait"), k.key("paused"), k.key("active"), k.key("events"), k.key("meta")}
+		k.key("wait"), k.key("paused"), k.key("active"), k.key("events"), k.key("meta"), k.key("repeat")}
 	res, err := runScript(ctx, a.c, scriptRemove, "remove", ks, k.base, id)
 	if err != nil {
 		return err

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/zyeute/zyeute-redis/queue"
 )
 
@@ -124,8 +126,36 @@ func TestAdminListPromoteRetryRemove(t *testing.T) {
 	if st, _ := q.GetState(ctx, "b"); st != queue.StateUnknown {
 		t.Errorf("removed job state %s", st)
 	}
+	ev, _ = c.XRevRangeN(ctx, b.prefix+":analytics:events", "+", "-", 1).Result()
+	if len(ev) != 1 || ev[0].Values["event"] != "removed" || ev[0].Values["jobId"] != "b" || ev[0].Values["prev"] != "wait" {
+		t.Errorf("removed event = %v (want prev=wait, the state name, as Node writes)", ev)
+	}
 	if err := a.Remove(ctx, Analytics, "b"); !errors.Is(err, queue.ErrJobNotFound) {
 		t.Errorf("second remove: %v", err)
+	}
+	// Deduplication keys owned by the removed job go, dn: included.
+	c.HSet(ctx, b.prefix+":analytics:dd", "name", "x", "data", "{}", "opts", "{}", "deid", "k")
+	c.LPush(ctx, b.prefix+":analytics:wait", "dd")
+	c.Set(ctx, b.prefix+":analytics:de:k", "dd", 0)
+	c.HSet(ctx, b.prefix+":analytics:dn:k", "name", "next", "jid", "dd2")
+	if err := a.Remove(ctx, Analytics, "dd"); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := c.Exists(ctx, b.prefix+":analytics:de:k", b.prefix+":analytics:dn:k").Result(); n != 0 {
+		t.Errorf("%d deduplication keys left after removing their owner", n)
+	}
+	// Only the scheduler's next iteration is refused.
+	c.ZAdd(ctx, b.prefix+":analytics:repeat", redis.Z{Score: 5000, Member: "s"})
+	for _, id := range []string{"repeat:s:4000", "repeat:s:5000"} {
+		c.HSet(ctx, b.prefix+":analytics:"+id, "name", "tick", "data", "{}", "opts", "{}", "rjk", "s")
+	}
+	c.ZAdd(ctx, b.prefix+":analytics:completed", redis.Z{Score: 1, Member: "repeat:s:4000"})
+	c.ZAdd(ctx, b.prefix+":analytics:delayed", redis.Z{Score: 5000 * 4096, Member: "repeat:s:5000"})
+	if err := a.Remove(ctx, Analytics, "repeat:s:5000"); !errors.Is(err, ErrSchedulerIteration) {
+		t.Errorf("remove of the next iteration: %v", err)
+	}
+	if err := a.Remove(ctx, Analytics, "repeat:s:4000"); err != nil {
+		t.Errorf("remove of an older iteration: %v", err)
 	}
 	c.HSet(ctx, b.prefix+":analytics:busy", "name", "x", "data", "{}", "opts", "{}")
 	c.LPush(ctx, b.prefix+":analytics:active", "busy")

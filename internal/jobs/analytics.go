@@ -20,7 +20,8 @@ type AnalyticsEvent struct {
 	UserID string `json:"user_id,omitempty"`
 	// WatchMS is the watch time of a view, 0–86 400 000 (views only).
 	WatchMS int64 `json:"watch_ms,omitempty"`
-	// At is when it happened (optional, RFC 3339).
+	// At is when it happened (optional, RFC 3339, from 2000-01-01 to 24
+	// hours from now).
 	At *time.Time `json:"at,omitempty"`
 }
 
@@ -73,6 +74,9 @@ func (LocalAnalyticsAggregator) Aggregate(ctx context.Context, b *AnalyticsBatch
 	videos := map[string]*VideoCounters{}
 	users := map[string]struct{}{}
 	for _, e := range b.Events {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		s.ByType[e.Type]++
 		v := videos[e.VideoID]
 		if v == nil {
@@ -114,7 +118,7 @@ func (LocalAnalyticsAggregator) Aggregate(ctx context.Context, b *AnalyticsBatch
 	return s, nil
 }
 
-func checkAnalytics(b *AnalyticsBatch) error {
+func checkAnalytics(b *AnalyticsBatch, now time.Time) error {
 	if len(b.Events) == 0 {
 		return fieldError("events", "is required (1 to %d events)", MaxAnalyticsEvents)
 	}
@@ -138,11 +142,17 @@ func checkAnalytics(b *AnalyticsBatch) error {
 		if e.WatchMS > 0 && e.Type != "view" {
 			return fieldError(f("watch_ms"), "only views have a watch time")
 		}
+		if e.At != nil {
+			if err := checkTime(f("at"), *e.At, now); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
 
-func analyticsSpec(a AnalyticsAggregator) *Spec {
-	return newSpec(Analytics, "aggregate engagement events (views, likes, shares, comments) into counters", checkAnalytics,
+func analyticsSpec(a AnalyticsAggregator, now func() time.Time) *Spec {
+	check := func(b *AnalyticsBatch) error { return checkAnalytics(b, now()) }
+	return newSpec(Analytics, "aggregate engagement events (views, likes, shares, comments) into counters", check,
 		func(ctx context.Context, b *AnalyticsBatch) (any, error) { return a.Aggregate(ctx, b) })
 }

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 	"strings"
 )
@@ -10,6 +11,10 @@ import (
 const (
 	MaxChainSyncBlocks = 1_000_000 // blocks per job
 	ChainSyncBatch     = 10_000    // blocks per batch of the plan
+	// MaxBlockNumber bounds from_block and to_block: 2^53 − 1, far above
+	// any chain's height and the largest a JavaScript reader of the job
+	// sees exactly.
+	MaxBlockNumber = MaxSafeInteger
 )
 
 // ChainSyncJob is the payload of the blockchain-sync queue (KryptoTrac):
@@ -20,8 +25,8 @@ type ChainSyncJob struct {
 	Wallet string `json:"wallet"`
 	// Chain is "ethereum", "polygon", "base", "bitcoin" or "solana" (required).
 	Chain string `json:"chain"`
-	// FromBlock and ToBlock, inclusive; ToBlock ≥ FromBlock and at most
-	// 1 000 000 blocks in all.
+	// FromBlock and ToBlock, inclusive, each at most MaxBlockNumber;
+	// ToBlock ≥ FromBlock and at most 1 000 000 blocks in all.
 	FromBlock uint64 `json:"from_block"`
 	ToBlock   uint64 `json:"to_block"`
 }
@@ -60,18 +65,40 @@ type LocalChainSyncer struct{}
 
 // Sync implements ChainSyncer.
 func (LocalChainSyncer) Sync(ctx context.Context, j *ChainSyncJob) (*ChainSyncResult, error) {
-	if err := ctx.Err(); err != nil {
+	batches, err := PlanBatches(ctx, j.FromBlock, j.ToBlock)
+	if err != nil {
 		return nil, err
 	}
-	r := &ChainSyncResult{Wallet: j.Wallet, Chain: j.Chain, Blocks: j.ToBlock - j.FromBlock + 1, Syncer: "local-plan"}
-	for from := j.FromBlock; ; from += ChainSyncBatch {
-		to := min(from+ChainSyncBatch-1, j.ToBlock)
-		r.Batches = append(r.Batches, BlockRange{From: from, To: to})
-		if to == j.ToBlock {
-			break
-		}
+	return &ChainSyncResult{Wallet: j.Wallet, Chain: j.Chain, Blocks: j.ToBlock - j.FromBlock + 1, Batches: batches,
+		Syncer: "local-plan"}, nil
+}
+
+// PlanBatches splits the inclusive range from..to into batches of
+// ChainSyncBatch blocks. It refuses a reversed range or one larger than
+// MaxChainSyncBlocks whatever validation let through, never overflows
+// (to may be the largest uint64), and checks ctx at every batch.
+func PlanBatches(ctx context.Context, from, to uint64) ([]BlockRange, error) {
+	if to < from {
+		return nil, fmt.Errorf("blockchain-sync: to_block %d is before from_block %d", to, from)
 	}
-	return r, nil
+	if to-from >= MaxChainSyncBlocks {
+		return nil, fmt.Errorf("blockchain-sync: %d..%d is more than %d blocks", from, to, MaxChainSyncBlocks)
+	}
+	// Number of batches, computed without from+… (which can overflow).
+	n := (to-from)/ChainSyncBatch + 1
+	out := make([]BlockRange, 0, n)
+	for i := uint64(0); i < n; i++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		lo := from + i*ChainSyncBatch // ≤ to: no overflow
+		hi := to
+		if to-lo >= ChainSyncBatch {
+			hi = lo + ChainSyncBatch - 1
+		}
+		out = append(out, BlockRange{From: lo, To: hi})
+	}
+	return out, nil
 }
 
 var (
@@ -100,6 +127,12 @@ func checkChain(j *ChainSyncJob) error {
 	}
 	if !ok {
 		return fieldError("wallet", "is not a valid %s address", j.Chain)
+	}
+	if j.FromBlock > MaxBlockNumber {
+		return fieldError("from_block", "must be at most %d", uint64(MaxBlockNumber))
+	}
+	if j.ToBlock > MaxBlockNumber {
+		return fieldError("to_block", "must be at most %d", uint64(MaxBlockNumber))
 	}
 	if j.ToBlock < j.FromBlock {
 		return fieldError("to_block", "must be at least from_block")

@@ -3,6 +3,7 @@ package jobs
 import (
 	"net/url"
 	"strings"
+	"time"
 )
 
 // maxIDLen bounds the ids carried in payloads (video, user, request…).
@@ -59,4 +60,35 @@ func oneOf(field, v string, allowed ...string) error {
 		}
 	}
 	return fieldError(field, "must be one of %s (got %q)", strings.Join(allowed, ", "), truncate(v, 40))
+}
+
+// Bounds of the dates and numbers in payloads.
+const (
+	// MaxFutureSkew is how far ahead of the clock a date in a payload may
+	// be (clock skew, time zones).
+	MaxFutureSkew = 24 * time.Hour
+	// MaxSafeInteger bounds counts and block numbers: 2^53 − 1, the
+	// largest integer a JavaScript consumer of the job (Node BullMQ, Bull
+	// Board) reads exactly.
+	MaxSafeInteger = 1<<53 - 1
+)
+
+// MinPayloadTime is the earliest date a payload may carry.
+var MinPayloadTime = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// checkTime accepts a time between MinPayloadTime and now + MaxFutureSkew.
+func checkTime(field string, t, now time.Time) error {
+	if t.Before(MinPayloadTime) || t.After(now.Add(MaxFutureSkew)) {
+		return fieldError(field, "must be between %s and 24 hours from now (got %s)",
+			MinPayloadTime.Format(time.RFC3339), t.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// checkCount accepts 0..MaxSafeInteger.
+func checkCount(field string, v int64) error {
+	if v < 0 || v > MaxSafeInteger {
+		return fieldError(field, "must be between 0 and %d", int64(MaxSafeInteger))
+	}
+	return nil
 }

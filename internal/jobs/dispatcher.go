@@ -68,10 +68,13 @@ type DispatcherConfig struct {
 	// AddTimeout bounds one Redis add; past it the job runs synchronously.
 	// Defaults to 2s.
 	AddTimeout time.Duration
-	// SyncTimeout bounds a synchronous run, retries and backoff included.
-	// Defaults to 30s.
+	// SyncTimeout bounds a synchronous run, retries and backoff included;
+	// each attempt is also bounded by the queue's own time budget
+	// (Spec.Timeout). Defaults to 30s.
 	SyncTimeout time.Duration
-	// Logger receives the degraded-mode transitions. Defaults to discard.
+	// Logger receives the degraded-mode transitions, and handler panics
+	// (with their stack) and abandoned handlers of synchronous runs.
+	// Defaults to discard.
 	Logger *slog.Logger
 	// Observer is told about every job. Defaults to none.
 	Observer Observer
@@ -308,6 +311,7 @@ func (d *Dispatcher) runSync(ctx context.Context, spec *Spec, name string, data 
 		start := time.Now()
 		res, err := safeRun(ctx, spec, data)
 		d.obs.JobRun(spec.Name, string(ModeSync), time.Since(start), err)
+		logHandlerTrouble(d.log, d.reg, spec.Name, "", err)
 		if err == nil {
 			b, err := json.Marshal(res)
 			if err != nil {
@@ -318,7 +322,8 @@ func (d *Dispatcher) runSync(ctx context.Context, spec *Spec, name string, data 
 			return &Result{Queue: spec.Name, Name: name, Mode: ModeSync, Result: b, Attempts: made, DelayIgnored: ao.Delay > 0}, nil
 		}
 		lastErr = err
-		if errors.Is(err, ErrInvalidPayload) || errors.Is(err, queue.ErrUnrecoverable) || ctx.Err() != nil || made == attempts {
+		if errors.Is(err, ErrInvalidPayload) || errors.Is(err, queue.ErrUnrecoverable) || errors.Is(err, ErrHandlerPanic) ||
+			isAbandoned(err) || ctx.Err() != nil || made == attempts {
 			break
 		}
 		d.obs.JobFinished(spec.Name, string(ModeSync), "retrying")
@@ -331,11 +336,12 @@ func (d *Dispatcher) runSync(ctx context.Context, spec *Spec, name string, data 
 	return nil, &JobFailedError{Queue: spec.Name, Attempts: made, Err: lastErr}
 }
 
-// safeRun turns a handler panic into an error.
+// safeRun is spec.Run (which already recovers handler panics under the
+// queue's time budget) with a last guard for a panic while decoding.
 func safeRun(ctx context.Context, spec *Spec, data json.RawMessage) (res any, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+			err = &PanicError{Queue: spec.Name, Value: truncate(fmt.Sprint(p), 200), Stack: string(debug.Stack())}
 		}
 	}()
 	return spec.Run(ctx, data)

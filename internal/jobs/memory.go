@@ -19,12 +19,14 @@ const (
 
 // MemoryVideo is one of the user's past videos with its engagement.
 type MemoryVideo struct {
-	VideoID   string    `json:"video_id"`
+	VideoID string `json:"video_id"`
+	// CreatedAt, from 2000-01-01 to 24 hours from now (required).
 	CreatedAt time.Time `json:"created_at"`
-	Views     int64     `json:"views"`
-	Likes     int64     `json:"likes"`
-	Shares    int64     `json:"shares"`
-	Comments  int64     `json:"comments"`
+	// Counts, 0 to 2^53 − 1.
+	Views    int64 `json:"views"`
+	Likes    int64 `json:"likes"`
+	Shares   int64 `json:"shares"`
+	Comments int64 `json:"comments"`
 }
 
 // MemoryMiningJob is the payload of the memory-mining queue: pick a user's
@@ -32,7 +34,8 @@ type MemoryVideo struct {
 type MemoryMiningJob struct {
 	// UserID (required).
 	UserID string `json:"user_id"`
-	// Date is the day to mine for, YYYY-MM-DD. Defaults to today (UTC).
+	// Date is the day to mine for, YYYY-MM-DD, from 2000-01-01 to
+	// tomorrow. Defaults to today (UTC).
 	Date string `json:"date,omitempty"`
 	// Videos to consider, 1–500 (the caller sends ids and counts, not media).
 	Videos []MemoryVideo `json:"videos"`
@@ -93,6 +96,9 @@ func (m LocalMemoryMiner) Mine(ctx context.Context, j *MemoryMiningJob) (*Memory
 	res := &MemoryMiningResult{UserID: j.UserID, Date: day.Format(memoryDateLayout), Considered: len(j.Videos), Miner: "local", Memories: []Memory{}}
 	var onDay, top []Memory
 	for _, v := range j.Videos {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		c := v.CreatedAt.UTC()
 		mem := Memory{VideoID: v.VideoID, Score: engagement(v), CreatedAt: c}
 		switch {
@@ -121,7 +127,7 @@ func (m LocalMemoryMiner) Mine(ctx context.Context, j *MemoryMiningJob) (*Memory
 	return res, nil
 }
 
-func checkMemory(j *MemoryMiningJob) error {
+func checkMemory(j *MemoryMiningJob, now time.Time) error {
 	if err := checkID("user_id", j.UserID, true); err != nil {
 		return err
 	}
@@ -129,6 +135,9 @@ func checkMemory(j *MemoryMiningJob) error {
 		d, err := time.Parse(memoryDateLayout, j.Date)
 		if err != nil || d.Year() < memoryMinimumYear {
 			return fieldError("date", "must be a date YYYY-MM-DD after %d", memoryMinimumYear)
+		}
+		if d.After(now.Add(MaxFutureSkew)) {
+			return fieldError("date", "must not be more than a day after today (got %s)", j.Date)
 		}
 	}
 	if len(j.Videos) == 0 {
@@ -142,17 +151,26 @@ func checkMemory(j *MemoryMiningJob) error {
 		if err := checkID(f("video_id"), v.VideoID, true); err != nil {
 			return err
 		}
-		if v.CreatedAt.IsZero() || v.CreatedAt.Year() < memoryMinimumYear {
+		if v.CreatedAt.IsZero() {
 			return fieldError(f("created_at"), "is required (RFC 3339, after %d)", memoryMinimumYear)
 		}
-		if v.Views < 0 || v.Likes < 0 || v.Shares < 0 || v.Comments < 0 {
-			return fieldError(f("views"), "counts must not be negative")
+		if err := checkTime(f("created_at"), v.CreatedAt, now); err != nil {
+			return err
+		}
+		for _, c := range []struct {
+			name string
+			v    int64
+		}{{"views", v.Views}, {"likes", v.Likes}, {"shares", v.Shares}, {"comments", v.Comments}} {
+			if err := checkCount(f(c.name), c.v); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-func memorySpec(m MemoryMiner) *Spec {
-	return newSpec(MemoryMining, "surface a user's memories (on this day, top moments) from their past videos", checkMemory,
+func memorySpec(m MemoryMiner, now func() time.Time) *Spec {
+	check := func(j *MemoryMiningJob) error { return checkMemory(j, now()) }
+	return newSpec(MemoryMining, "surface a user's memories (on this day, top moments) from their past videos", check,
 		func(ctx context.Context, j *MemoryMiningJob) (any, error) { return m.Mine(ctx, j) })
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -56,6 +59,25 @@ func TestPayloadValidation(t *testing.T) {
 		{PrivacyAudit, `{"request_id":"r1","user_id":"u1","kind":"forget-me"}`, "kind", "must be one of"},
 		{PrivacyAudit, `{"request_id":"r1","user_id":"u1","kind":"access","categories":["dna"]}`, "categories[0]", "must be one of"},
 		{PrivacyAudit, `{"user_id":"u1","kind":"access"}`, "request_id", "is required"},
+		// Dates and numbers are bounded (issue 10 item 12).
+		{PrivacyAudit, `{"request_id":"r1","user_id":"u1","kind":"access","received_at":"9999-12-31T23:59:59Z"}`, "received_at", "must be between 2000-01-01T00:00:00Z and 24 hours from now (got 9999-12-31T23:59:59Z)"},
+		{PrivacyAudit, `{"request_id":"r1","user_id":"u1","kind":"access","received_at":"9999-12-31T23:59:59-23:59"}`, "received_at", "(got 10000-01-01T23:58:59Z)"},
+		{PrivacyAudit, `{"request_id":"r1","user_id":"u1","kind":"access","received_at":"1999-12-31T23:59:59Z"}`, "received_at", "must be between"},
+		{PrivacyAudit, `{"request_id":"r1","user_id":"u1","kind":"access","received_at":"2024-02-01T10:00:00+05:00"}`, "", ""},
+		{PrivacyAudit, `{"request_id":"r1","user_id":"u1","kind":"access","categories":["wallet","contact","wallet"]}`, "categories[2]", `lists "wallet" twice`},
+		{Analytics, `{"events":[{"type":"like","video_id":"v1","at":"2025-01-01T00:00:00Z"},{"type":"like","video_id":"v1","at":"9999-12-31T23:59:59Z"}]}`, "events[1].at", "must be between"},
+		{Analytics, `{"events":[{"type":"like","video_id":"v1","at":"0001-01-01T00:00:00Z"}]}`, "events[0].at", "must be between"},
+		{Analytics, `{"events":[{"type":"view","video_id":"v1","watch_ms":-5}]}`, "events[0].watch_ms", "between 0 and"},
+		{MemoryMining, `{"user_id":"u1","date":"9999-12-31","videos":[{"video_id":"a","created_at":"2024-11-26T10:00:00Z"}]}`, "date", "more than a day after today"},
+		{MemoryMining, `{"user_id":"u1","videos":[{"video_id":"a","created_at":"9999-12-31T23:59:59Z"}]}`, "videos[0].created_at", "must be between"},
+		{MemoryMining, `{"user_id":"u1","videos":[{"video_id":"a","created_at":"2024-11-26T10:00:00Z","views":-1}]}`, "videos[0].views", "between 0 and 9007199254740991"},
+		{MemoryMining, `{"user_id":"u1","videos":[{"video_id":"a","created_at":"2024-11-26T10:00:00Z","shares":9007199254740992}]}`, "videos[0].shares", "between 0 and 9007199254740991"},
+		{MemoryMining, `{"user_id":"u1","videos":[{"video_id":"a","created_at":"2024-11-26T10:00:00Z","comments":9223372036854775807}]}`, "videos[0].comments", "between 0 and"},
+		{MemoryMining, `{"user_id":"u1","videos":[{"video_id":"a","created_at":"2024-11-26T10:00:00Z","likes":1e30}]}`, "videos.likes", "must be a JSON number"},
+		{BlockchainSync, `{"wallet":"0xAbCdEf0123456789abcdef0123456789ABCDEF01","chain":"polygon","from_block":9007199254740992,"to_block":9007199254740993}`, "from_block", "at most 9007199254740991"},
+		{BlockchainSync, `{"wallet":"0xAbCdEf0123456789abcdef0123456789ABCDEF01","chain":"polygon","from_block":1,"to_block":18446744073709551616}`, "to_block", "must be a JSON number"},
+		{VideoEnhancement, `{"video_id":"v1","source_url":"s3://bucket/v1","duration_seconds":1e300}`, "duration_seconds", "at most 3600"},
+		{VideoEnhancement, `{"video_id":"v1","source_url":"s3://bucket/v1","duration_seconds":3,"width":-720,"height":-1280}`, "width", "between 1 and 8192"},
 	}
 	for _, tt := range tests {
 		spec, err := reg.Spec(tt.queue)
@@ -201,4 +223,53 @@ func TestLocalHandlers(t *testing.T) {
 			t.Errorf("withdrawal report = %+v", r)
 		}
 	})
+}
+
+// TestPrivacyFarFutureDateRefused: issue 10 item 12. A privacy request
+// dated 9999-12-31T23:59:59Z was accepted (202) and then failed forever
+// (inline: 500, its respond_by is past year 9999 and cannot be encoded).
+// It is now a validation error naming the field, inline and over HTTP.
+func TestPrivacyFarFutureDateRefused(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC)
+	reg, _ := NewRegistry(&RegistryConfig{Now: func() time.Time { return now }})
+	d, _ := NewDispatcher(reg, nil, nil)
+	ctx := context.Background()
+	far := `{"request_id":"r1","user_id":"u1","kind":"access","received_at":"9999-12-31T23:59:59Z"}`
+	_, err := d.Enqueue(ctx, PrivacyAudit, "", json.RawMessage(far), nil)
+	var ve *ValidationError
+	if !errors.As(err, &ve) || ve.Field != "received_at" || !strings.Contains(err.Error(), "privacy-audit: invalid payload: field received_at") {
+		t.Fatalf("far-future request: %v", err)
+	}
+	// The edges of the window, against the registry's clock.
+	for in, ok := range map[string]bool{
+		now.Add(MaxFutureSkew).Format(time.RFC3339):               true,
+		now.Add(MaxFutureSkew + time.Second).Format(time.RFC3339): false,
+		"2000-01-01T00:00:00Z":                                    true,
+		"1999-12-31T23:59:59Z":                                    false,
+	} {
+		data := `{"request_id":"r1","user_id":"u1","kind":"access","received_at":"` + in + `"}`
+		res, err := d.Enqueue(ctx, PrivacyAudit, "", json.RawMessage(data), nil)
+		if ok != (err == nil) || ok && res.Mode != ModeSync {
+			t.Errorf("received_at %s: %+v, %v (want accepted: %v)", in, res, err, ok)
+		}
+	}
+
+	mux := http.NewServeMux()
+	for _, r := range Routes(d, nil, nil) {
+		mux.Handle(r.Pattern, r.Handler)
+	}
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	req, _ := http.NewRequest("POST", srv.URL+"/api/jobs/privacy-audit", strings.NewReader(`{"data":`+far+`}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "field received_at: must be between") {
+		t.Errorf("POST: %d %s", resp.StatusCode, b)
+	}
 }

@@ -30,7 +30,8 @@ type PoolConfig struct {
 	Name string
 	// Prefix is the BullMQ key prefix. Defaults to "bull".
 	Prefix string
-	// Logger. Defaults to discard.
+	// Logger receives the workers' lines, and handler panics (with their
+	// stack) and abandoned handlers. Defaults to discard.
 	Logger *slog.Logger
 	// Observer is told about every job. Defaults to none.
 	Observer Observer
@@ -158,6 +159,7 @@ func NewPool(c redis.UniversalClient, reg *Registry, cfg *PoolConfig) (*Pool, er
 			start := time.Now()
 			res, err := h(ctx, j)
 			obs.JobRun(qn, string(ModeQueued), time.Since(start), err)
+			logHandlerTrouble(pc.Logger, reg, qn, j.ID, err)
 			return res, err
 		}
 		w, err := queue.NewWorker(c, name, timed, &wo)

@@ -26,8 +26,8 @@ type PrivacyAuditJob struct {
 	// Categories limits the audit to some data categories (see
 	// DataInventory); empty means all.
 	Categories []string `json:"categories,omitempty"`
-	// ReceivedAt is when the request was received (RFC 3339). Defaults to
-	// the time the job runs.
+	// ReceivedAt is when the request was received (RFC 3339, from
+	// 2000-01-01 to 24 hours from now). Defaults to the time the job runs.
 	ReceivedAt *time.Time `json:"received_at,omitempty"`
 }
 
@@ -143,6 +143,9 @@ func (a LocalPrivacyAuditor) Audit(ctx context.Context, j *PrivacyAuditJob) (*Pr
 	r := &PrivacyAuditReport{RequestID: j.RequestID, UserID: j.UserID, Kind: j.Kind, ReceivedAt: received,
 		RespondBy: received.AddDate(0, 0, PrivacyResponseDays), Auditor: "local-inventory", Categories: []CategoryReport{}}
 	for _, c := range inv {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		if len(j.Categories) > 0 && !slices.Contains(j.Categories, c.Name) {
 			continue
 		}
@@ -151,7 +154,7 @@ func (a LocalPrivacyAuditor) Audit(ctx context.Context, j *PrivacyAuditJob) (*Pr
 	return r, nil
 }
 
-func checkPrivacy(j *PrivacyAuditJob) error {
+func checkPrivacy(j *PrivacyAuditJob, now time.Time) error {
 	if err := checkID("request_id", j.RequestID, true); err != nil {
 		return err
 	}
@@ -169,17 +172,24 @@ func checkPrivacy(j *PrivacyAuditJob) error {
 		known[i] = c.Name
 	}
 	for i, c := range j.Categories {
-		if err := oneOf(fmt.Sprintf("categories[%d]", i), c, known...); err != nil {
+		f := fmt.Sprintf("categories[%d]", i)
+		if err := oneOf(f, c, known...); err != nil {
 			return err
 		}
+		if slices.Contains(j.Categories[:i], c) {
+			return fieldError(f, "lists %q twice", c)
+		}
 	}
-	if j.ReceivedAt != nil && j.ReceivedAt.Year() < 2000 {
-		return fieldError("received_at", "must be a real date (RFC 3339)")
+	if j.ReceivedAt != nil {
+		if err := checkTime("received_at", *j.ReceivedAt, now); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-func privacySpec(a PrivacyAuditor) *Spec {
-	return newSpec(PrivacyAudit, "Loi 25: report which personal data a privacy request touches and the retention that applies", checkPrivacy,
+func privacySpec(a PrivacyAuditor, now func() time.Time) *Spec {
+	check := func(j *PrivacyAuditJob) error { return checkPrivacy(j, now()) }
+	return newSpec(PrivacyAudit, "Loi 25: report which personal data a privacy request touches and the retention that applies", check,
 		func(ctx context.Context, j *PrivacyAuditJob) (any, error) { return a.Audit(ctx, j) })
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/zyeute/zyeute-redis/queue"
@@ -77,7 +78,12 @@ type Spec struct {
 
 	decode func(data json.RawMessage) (any, error)
 	run    func(ctx context.Context, payload any) (any, error)
+	budget *budget
 }
+
+// Timeout is the time budget of one attempt of the queue's jobs
+// (DefaultTimeouts, or RegistryConfig.Timeouts).
+func (s *Spec) Timeout() time.Duration { return s.budget.timeout }
 
 // Validate decodes and checks data without running anything. The error is
 // a *ValidationError (errors.Is(err, ErrInvalidPayload)).
@@ -86,14 +92,20 @@ func (s *Spec) Validate(data json.RawMessage) error {
 	return err
 }
 
-// Run decodes, checks and runs one job in the calling goroutine and
-// returns its result (a JSON-encodable value).
+// Run decodes, checks and runs one job and returns its result (a
+// JSON-encodable value). The handler runs in its own goroutine under the
+// queue's time budget (Timeout()): its context ends when the budget runs
+// out (*TimeoutError, errors.Is ErrJobTimeout and
+// context.DeadlineExceeded); a panic is returned as a *PanicError; a
+// handler still running shortly after its context ended is abandoned and
+// Run returns anyway. Run itself never panics and never outlives ctx by
+// more than RegistryConfig.AbandonAfter.
 func (s *Spec) Run(ctx context.Context, data json.RawMessage) (any, error) {
 	p, err := s.decode(data)
 	if err != nil {
 		return nil, err
 	}
-	return s.run(ctx, p)
+	return s.budget.run(ctx, func(ctx context.Context) (any, error) { return s.run(ctx, p) })
 }
 
 // newSpec builds a Spec for payload type P: strict JSON decoding (unknown
@@ -191,14 +203,24 @@ type RegistryConfig struct {
 	// Handlers behind the queues. Defaults to the local implementations.
 	Handlers Handlers
 	// Now is the clock used by the local implementations when a payload
-	// gives no date. Defaults to time.Now.
+	// gives no date, and by validation to bound dates (at most 24 hours
+	// ahead). Defaults to time.Now.
 	Now func() time.Time
+	// Timeouts overrides the time budget of one attempt per queue name
+	// (1ms to 24h each; see ParseTimeouts for the deployment setting).
+	// Defaults to DefaultTimeouts for the queues not listed.
+	Timeouts map[string]time.Duration
+	// AbandonAfter is how long a handler may keep running once its
+	// context ended (budget or caller) before its job fails without it.
+	// Defaults to DefaultAbandonAfter (2s).
+	AbandonAfter time.Duration
 }
 
 // Registry maps each queue name to its Spec and default job options.
 type Registry struct {
-	specs map[string]*Spec
-	names []string
+	specs     map[string]*Spec
+	names     []string
+	abandoned atomic.Int64
 }
 
 // NewRegistry builds the registry of the five queues.
@@ -209,6 +231,15 @@ func NewRegistry(cfg *RegistryConfig) (*Registry, error) {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if err := checkTimeouts(c.Timeouts); err != nil {
+		return nil, err
+	}
+	if c.AbandonAfter == 0 {
+		c.AbandonAfter = DefaultAbandonAfter
+	}
+	if c.AbandonAfter < 0 {
+		return nil, errors.New("jobs: AbandonAfter must not be negative")
 	}
 	h := c.Handlers
 	if h.Video == nil {
@@ -227,12 +258,22 @@ func NewRegistry(cfg *RegistryConfig) (*Registry, error) {
 		h.Privacy = LocalPrivacyAuditor{Now: c.Now}
 	}
 	r := &Registry{specs: map[string]*Spec{}, names: Names()}
-	for _, s := range []*Spec{videoSpec(h.Video), analyticsSpec(h.Analytics), chainSpec(h.Chain),
-		memorySpec(h.Memory), privacySpec(h.Privacy)} {
+	for _, s := range []*Spec{videoSpec(h.Video), analyticsSpec(h.Analytics, c.Now), chainSpec(h.Chain),
+		memorySpec(h.Memory, c.Now), privacySpec(h.Privacy, c.Now)} {
+		timeout := DefaultTimeouts[s.Name]
+		if d, ok := c.Timeouts[s.Name]; ok {
+			timeout = d
+		}
+		s.budget = &budget{queue: s.Name, timeout: timeout, abandonAfter: c.AbandonAfter, abandoned: &r.abandoned}
 		r.specs[s.Name] = s
 	}
 	return r, nil
 }
+
+// Abandoned counts the handlers that did not return once their context
+// ended and were left running (see Spec.Run): each is a bug in that
+// handler, and its goroutine still holds whatever it holds.
+func (r *Registry) Abandoned() int64 { return r.abandoned.Load() }
 
 // Names lists the registered queues.
 func (r *Registry) Names() []string { return append([]string(nil), r.names...) }
@@ -249,9 +290,11 @@ func (r *Registry) Spec(name string) (*Spec, error) {
 	return s, nil
 }
 
-// Handler is the queue.Handler a worker runs for the queue: a payload that
-// fails validation fails the job at once (no retry), anything else the
-// implementation returns is retried per the job's attempts.
+// Handler is the queue.Handler a worker runs for the queue, under the
+// queue's time budget (see Spec.Run). A payload that fails validation, a
+// panic and a handler that had to be abandoned fail the job at once (no
+// retry: running it again would do the same); anything else, an attempt
+// that ran out of time included, is retried per the job's attempts.
 func (r *Registry) Handler(name string) (queue.Handler, error) {
 	s, err := r.Spec(name)
 	if err != nil {
@@ -259,7 +302,7 @@ func (r *Registry) Handler(name string) (queue.Handler, error) {
 	}
 	return func(ctx context.Context, j *queue.Job) (any, error) {
 		res, err := s.Run(ctx, j.Data)
-		if errors.Is(err, ErrInvalidPayload) {
+		if errors.Is(err, ErrInvalidPayload) || errors.Is(err, ErrHandlerPanic) || isAbandoned(err) {
 			return nil, queue.Unrecoverable(err)
 		}
 		return res, err

@@ -86,7 +86,13 @@ func (LocalVideoEnhancer) Enhance(ctx context.Context, j *VideoEnhancementJob) (
 			EstimatedBytes: int64(float64(v+a) * 1000 / 8 * j.DurationSeconds)}
 	}
 	ladder := videoPresets[j.Preset]
+	if len(ladder) == 0 {
+		return nil, fmt.Errorf("video-enhancement: unknown preset %q", truncate(j.Preset, 40))
+	}
 	for _, p := range ladder {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		if short > 0 && p.height > short {
 			res.Skipped = append(res.Skipped, fmt.Sprintf("%dp", p.height))
 			continue
