@@ -717,14 +717,8 @@ func (w *Worker) finish(job *Job, token, target, value string, keep *KeepJobs, s
 			job.Opts.Attempts, fetch, nextToken, w.lockMs, w.limMax, w.limDur, w.opts.Name, stacktrace)
 	})
 	if err != nil {
-		if maybeApplied {
-			want := []JobState{JobState(target)}
-			if count == 0 {
-				want = append(want, StateUnknown) // removed at once
-			}
-			if w.finishedBefore(job, err, want...) {
-				return fetchReply{}, "", nil
-			}
+		if w.finishedBefore(job, err, maybeApplied, count == 0, JobState(target)) {
+			return fetchReply{}, "", nil
 		}
 		return fetchReply{}, "", err
 	}
@@ -826,8 +820,7 @@ func (w *Worker) fail(job *Job, token string, herr error, stack string) (fetchRe
 			return scriptRetryJob.run(ctx, w.c, job.ID, w.wkeys,
 				w.k.base, job.ID, w.now(), token, boolArg(job.Opts.LIFO), reason, st)
 		})
-		if err != nil && maybeApplied &&
-			w.finishedBefore(job, err, StateDelayed, StateWaiting, StatePrioritized) {
+		if err != nil && w.finishedBefore(job, err, maybeApplied, false, StateDelayed, StateWaiting, StatePrioritized) {
 			err = nil
 		}
 		if err != nil {

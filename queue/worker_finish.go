@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -91,10 +93,17 @@ func refusedAsGone(err error) bool {
 		errors.Is(err, ErrNotInState) || errors.Is(err, ErrJobNotFound)
 }
 
-// finishedBefore decides, after a refusal that followed a lost reply,
-// whether the earlier attempt did the work: the job is now in one of the
-// states that attempt leads to.
-func (w *Worker) finishedBefore(job *Job, err error, want ...JobState) bool {
+// finishedBefore decides, after a refusal because the lock or the job is
+// gone, whether an earlier send of this very finish did the work: its
+// reply was lost (maybeApplied), or go-redis re-sent the command after a
+// timeout and the second execution was refused. It did when the job is in
+// one of the states that finish leads to and still carries this run's
+// processedOn with attemptsMade one higher than at the fetch (a stalled
+// recovery changes neither atm nor, until the next fetch, processedOn, but
+// does not count an attempt; a rerun elsewhere sets a new processedOn).
+// gone: the finish removes the job (retention count 0); a job that is gone
+// then counts only after a lost reply.
+func (w *Worker) finishedBefore(job *Job, err error, maybeApplied, gone bool, want ...JobState) bool {
 	if !refusedAsGone(err) {
 		return false
 	}
@@ -104,12 +113,22 @@ func (w *Worker) finishedBefore(job *Job, err error, want ...JobState) bool {
 	if gerr != nil {
 		return false
 	}
-	for _, s := range want {
-		if st == s {
-			w.log.Info("queue: finish reply was lost but Redis applied it", slog.String("job", job.ID),
-				slog.String("state", string(st)))
-			return true
+	ok := false
+	switch {
+	case st == StateUnknown:
+		ok = gone && maybeApplied
+	case slices.Contains(want, st):
+		f, herr := w.c.HMGet(ctx, w.k.job(job.ID), "processedOn", "atm").Result()
+		if herr != nil || len(f) != 2 {
+			return false
 		}
+		po, _ := f[0].(string)
+		atm, _ := f[1].(string)
+		ok = po == strconv.FormatInt(job.ProcessedOn, 10) && atm == strconv.Itoa(job.AttemptsMade+1)
 	}
-	return false
+	if ok {
+		w.log.Info("queue: a finish's reply was lost but Redis had applied it", slog.String("job", job.ID),
+			slog.String("state", string(st)))
+	}
+	return ok
 }
