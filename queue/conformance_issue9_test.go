@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"reflect"
 	"regexp"
 	"strings"
@@ -568,5 +570,46 @@ func TestIssue9_FinishDuringRenewalIsNotLockLost(t *testing.T) {
 				t.Fatalf("lockLost %d, cause %v", rec.count(EventLockLost), context.Cause(ctx))
 			}
 		})
+	}
+}
+
+// Which errors a finish retries: connection-level failures and passing
+// server states, not script refusals, script errors or a closed client.
+func TestIssue9Item5_TransientErrors(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{fmt.Errorf("queue: moveToFinished: %w", &net.OpError{Op: "dial", Err: errors.New("connection refused")}), true},
+		{fmt.Errorf("queue: moveToFinished: %w", io.EOF), true},
+		{codeError("moveToFinished", "1", -2), false},
+		{codeError("moveToFinished", "1", -4), false},
+		{context.Canceled, false},
+		{redis.ErrClosed, false},
+		{nil, false},
+	} {
+		if got := transient(tc.err); got != tc.want {
+			t.Errorf("transient(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+	// Server replies, from a real Redis.
+	b := setup(t)
+	for _, tc := range []struct {
+		script string
+		want   bool
+	}{
+		{"return redis.error_reply('LOADING Redis is loading the dataset in memory')", true},
+		{"return redis.error_reply('READONLY You cannot write against a read only replica.')", true},
+		{"return redis.error_reply('ERR something else')", false},
+		{"error('boom')", false},
+	} {
+		err := b.client.Eval(b.ctx, tc.script, nil).Err()
+		if err == nil {
+			t.Fatalf("%s: no error", tc.script)
+		}
+		if got := transient(fmt.Errorf("queue: x: %w", err)); got != tc.want {
+			t.Errorf("transient(%v) = %v, want %v", err, got, tc.want)
+		}
 	}
 }

@@ -23,7 +23,7 @@ import (
 // state that passes (LOADING, BUSY, READONLY during a failover, …). Script
 // refusals (negative codes) and script errors are not.
 func transient(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, redis.ErrClosed) {
 		return false
 	}
 	for _, e := range codeErrors {
