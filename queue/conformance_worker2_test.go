@@ -360,7 +360,8 @@ func TestWorkerPanicIsFailure(t *testing.T) {
 	h := b.hash(t, p)
 	var st []string
 	if err := json.Unmarshal([]byte(h["stacktrace"]), &st); err != nil || len(st) != 1 ||
-		!strings.Contains(st[0], "index out of range") || !strings.Contains(st[0], "goroutine") {
+		!strings.HasPrefix(st[0], "Error: panic: runtime error: index out of range") ||
+		!strings.Contains(st[0], "\n    at ") {
 		t.Fatalf("stacktrace %q", h["stacktrace"])
 	}
 	if !strings.HasPrefix(h["failedReason"], "panic: ") {

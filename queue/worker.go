@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -252,6 +251,10 @@ type activeJob struct {
 	cancel    context.CancelCauseFunc
 	lastRenew atomic.Int64 // ms
 	lost      atomic.Bool
+	// finishing is set before the first finishing script is sent: from
+	// then on a failed renewal means the finish took the lock, not that
+	// it was lost.
+	finishing atomic.Bool
 }
 
 // NewWorker returns a worker for queue on client c. It does not own c.
@@ -347,6 +350,9 @@ func (w *Worker) Close(ctx context.Context) error {
 	}
 	w.closed = true
 	started := w.started
+	// Set under mu: beginJob adds to jobsWG under mu only while not
+	// closing, so no Add can follow the Wait below.
+	w.closing.Store(started)
 	w.mu.Unlock()
 	if !started {
 		w.runCancel()
@@ -355,7 +361,6 @@ func (w *Worker) Close(ctx context.Context) error {
 		close(w.done)
 		return nil
 	}
-	w.closing.Store(true)
 	close(w.stopped)
 	w.blk.close() // interrupts a blocked BZPOPMIN
 
@@ -474,13 +479,17 @@ func (w *Worker) fetchLoop() {
 			}
 			blockUntil = 0
 		}
-		if w.closing.Load() {
+		// The fetch counts as a running job from before it is sent, so
+		// Close waits for it and the job it brings is handed back, never
+		// left in active.
+		if !w.beginJob() {
 			release()
 			return
 		}
 		token := w.newToken()
 		r, err := w.moveToActive(w.runCtx, token)
 		if err != nil {
+			w.jobsWG.Done()
 			release()
 			w.fetchFailed(err, &bo)
 			continue
@@ -488,6 +497,7 @@ func (w *Worker) fetchLoop() {
 		bo.reset()
 		w.fetchEp.ok()
 		if r.id == "" {
+			w.jobsWG.Done()
 			release()
 			if r.rateTTL > 0 {
 				drained = false
@@ -501,9 +511,20 @@ func (w *Worker) fetchLoop() {
 			continue
 		}
 		drained = false
-		w.jobsWG.Add(1)
 		go w.runJobs(r, token)
 	}
+}
+
+// beginJob counts a fetch about to be sent as a running job (jobsWG);
+// false once Close has started.
+func (w *Worker) beginJob() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closing.Load() {
+		return false
+	}
+	w.jobsWG.Add(1)
+	return true
 }
 
 func (w *Worker) fetchFailed(err error, bo *retryBackoff) {
@@ -516,7 +537,7 @@ func (w *Worker) fetchFailed(err error, bo *retryBackoff) {
 }
 
 // runJobs processes a fetched job and then every job its finish fetched
-// next, holding one slot throughout.
+// next, holding one slot throughout. The caller has done jobsWG.Add.
 func (w *Worker) runJobs(r fetchReply, token string) {
 	defer w.jobsWG.Done()
 	defer func() { <-w.slots }()
@@ -529,26 +550,59 @@ func (w *Worker) runJobs(r fetchReply, token string) {
 	}
 }
 
+// track registers a running job for lock renewal. An entry of an earlier
+// run of the same job belongs to a lock that is gone (this fetch set a new
+// one): that run is cancelled as lost and its result will be discarded.
+func (w *Worker) track(job *Job, token string, cancel context.CancelCauseFunc) *activeJob {
+	aj := &activeJob{job: job, token: token, cancel: cancel}
+	aj.lastRenew.Store(w.now())
+	w.mu.Lock()
+	old := w.active[job.ID]
+	w.active[job.ID] = aj
+	w.mu.Unlock()
+	if old != nil && old.lost.CompareAndSwap(false, true) {
+		old.cancel(ErrLockLost)
+		w.log.Warn("queue: job fetched again while an earlier run held a lost lock; that run is cancelled",
+			slog.String("job", job.ID))
+		if !old.finishing.Load() { // else its finish reports the loss
+			w.emitEvent(WorkerEvent{Type: EventLockLost, JobID: job.ID, Job: old.job, Err: ErrLockLost})
+		}
+	}
+	return aj
+}
+
+// untrack removes a finished run from lock renewal.
+func (w *Worker) untrack(aj *activeJob) {
+	w.mu.Lock()
+	if w.active[aj.job.ID] == aj {
+		delete(w.active, aj.job.ID)
+	}
+	w.mu.Unlock()
+}
+
+// tracked reports whether aj is still the running entry of its job.
+func (w *Worker) tracked(aj *activeJob) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.active[aj.job.ID] == aj
+}
+
 // process runs one job and finishes it; it returns the next job fetched by
 // the finish (r.id == "" for none).
 func (w *Worker) process(r fetchReply, token string) (fetchReply, string, bool) {
 	job, perr := jobFromHash(r.id, fieldsToMap(r.fields))
 	job.q = w.q
 	job.token = token
+	if w.closing.Load() {
+		// Fetched while Close started (a fetch in flight, or the fetch-next
+		// of a finish): hand it back untouched rather than start it.
+		w.handBack(job, token)
+		return fetchReply{}, "", false
+	}
 	ctx, cancel := context.WithCancelCause(w.jobCtx)
 	defer cancel(nil)
-	aj := &activeJob{job: job, token: token, cancel: cancel}
-	aj.lastRenew.Store(w.now())
-	w.mu.Lock()
-	w.active[r.id] = aj
-	w.mu.Unlock()
-	defer func() {
-		w.mu.Lock()
-		if w.active[r.id] == aj {
-			delete(w.active, r.id)
-		}
-		w.mu.Unlock()
-	}()
+	aj := w.track(job, token, cancel)
+	defer w.untrack(aj)
 	if perr == nil && job.RepeatJobKey != "" {
 		// A scheduler iteration: create the next one first (§9.19), also
 		// when the job is about to fail on defa.
@@ -573,6 +627,7 @@ func (w *Worker) process(r fetchReply, token string) (fetchReply, string, bool) 
 		w.log.Warn("queue: job lock lost; result discarded", slog.String("job", job.ID))
 		return fetchReply{}, "", true
 	}
+	aj.finishing.Store(true)
 	if herr == nil {
 		rv, err := w.encodeResult(result)
 		if err != nil {
@@ -590,15 +645,19 @@ func (w *Worker) process(r fetchReply, token string) (fetchReply, string, bool) 
 }
 
 // call runs the handler, turning a panic into an error with its stack.
+// A returned error gets a stack naming the handler (Go errors carry none).
 func (w *Worker) call(ctx context.Context, job *Job) (res any, stack string, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic: %v", p)
-			stack = fmt.Sprintf("panic: %v\n\n%s", p, debug.Stack())
+			stack = panicStack(err.Error())
 		}
 	}()
 	res, err = w.h(ctx, job)
-	return res, "", err
+	if err != nil {
+		stack = errorStack(err.Error(), w.h)
+	}
+	return res, stack, err
 }
 
 func (w *Worker) encodeResult(v any) (string, error) {
@@ -652,10 +711,15 @@ func (w *Worker) finish(job *Job, token, target, value string, keep *KeepJobs, s
 	} else {
 		nextToken = w.newToken()
 	}
-	res, err := scriptMoveToFinished.run(w.runCtx, w.c, job.ID, w.wkeys,
-		w.k.base, job.ID, w.now(), token, target, value, count, age, limit,
-		job.Opts.Attempts, fetch, nextToken, w.lockMs, w.limMax, w.limDur, w.opts.Name, stacktrace)
+	res, maybeApplied, err := w.finishRun(job, token, func(ctx context.Context) (any, error) {
+		return scriptMoveToFinished.run(ctx, w.c, job.ID, w.wkeys,
+			w.k.base, job.ID, w.now(), token, target, value, count, age, limit,
+			job.Opts.Attempts, fetch, nextToken, w.lockMs, w.limMax, w.limDur, w.opts.Name, stacktrace)
+	})
 	if err != nil {
+		if w.finishedBefore(job, err, maybeApplied, count == 0, JobState(target)) {
+			return fetchReply{}, "", nil
+		}
 		return fetchReply{}, "", err
 	}
 	r, err := parseFetchReply(res)
@@ -664,7 +728,15 @@ func (w *Worker) finish(job *Job, token, target, value string, keep *KeepJobs, s
 
 func (w *Worker) complete(job *Job, token, rv string) (fetchReply, string, bool) {
 	r, next, err := w.finish(job, token, "completed", rv, job.Opts.RemoveOnComplete, "")
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrPendingChildren):
+		// Node turns this refusal into a failure of the job, retried per
+		// its attempts, with the same message.
+		return w.fail(job, token, errors.New("Job "+job.ID+" has pending dependencies. moveToFinished"), "")
+	case errors.Is(err, ErrFailedChildren):
+		return w.fail(job, token, Unrecoverable(errors.New("Cannot complete job "+job.ID+
+			" because it has at least one failed child. moveToFinished")), "")
+	case err != nil:
 		w.finishFailed(job, "complete", err)
 		return fetchReply{}, "", true
 	}
@@ -724,7 +796,7 @@ func stacktraceJSON(job *Job, stack string) string {
 func (w *Worker) fail(job *Job, token string, herr error, stack string) (fetchReply, string, bool) {
 	reason := herr.Error()
 	if stack == "" {
-		stack = fmt.Sprintf("%+v", herr)
+		stack = errorStack(reason, nil)
 	}
 	st := stacktraceJSON(job, stack)
 	retry := job.AttemptsMade+1 < job.Opts.Attempts && !errors.Is(herr, ErrUnrecoverable) &&
@@ -740,13 +812,16 @@ func (w *Worker) fail(job *Job, token string, herr error, stack string) (fetchRe
 		delay = d
 	}
 	if retry {
-		var err error
-		if delay > 0 {
-			_, err = scriptMoveToDelayed.run(w.runCtx, w.c, job.ID, w.wkeys,
-				w.k.base, job.ID, w.now(), token, delay, reason, st)
-		} else {
-			_, err = scriptRetryJob.run(w.runCtx, w.c, job.ID, w.wkeys,
+		_, maybeApplied, err := w.finishRun(job, token, func(ctx context.Context) (any, error) {
+			if delay > 0 {
+				return scriptMoveToDelayed.run(ctx, w.c, job.ID, w.wkeys,
+					w.k.base, job.ID, w.now(), token, delay, reason, st)
+			}
+			return scriptRetryJob.run(ctx, w.c, job.ID, w.wkeys,
 				w.k.base, job.ID, w.now(), token, boolArg(job.Opts.LIFO), reason, st)
+		})
+		if err != nil && w.finishedBefore(job, err, maybeApplied, false, StateDelayed, StateWaiting, StatePrioritized) {
+			err = nil
 		}
 		if err != nil {
 			w.finishFailed(job, "retry", err)

@@ -40,8 +40,12 @@ func (w *Worker) renewUntilDone(t *time.Ticker) {
 }
 
 func (w *Worker) renewOnce(period time.Duration) {
-	now := w.now()
-	threshold := period.Milliseconds()
+	w.extendLocks(w.locksDue(w.now(), period.Milliseconds()))
+}
+
+// locksDue snapshots the running jobs whose lock was last renewed at least
+// threshold ms before now.
+func (w *Worker) locksDue(now, threshold int64) []*activeJob {
 	var due []*activeJob
 	w.mu.Lock()
 	for _, aj := range w.active {
@@ -50,6 +54,13 @@ func (w *Worker) renewOnce(period time.Duration) {
 		}
 	}
 	w.mu.Unlock()
+	return due
+}
+
+// extendLocks renews the locks of due, in one script call per 1000 jobs.
+// A job whose renewal is refused lost its lock, unless it finished (or
+// started finishing) after the snapshot: the finish took the lock.
+func (w *Worker) extendLocks(due []*activeJob) {
 	for len(due) > 0 {
 		n := min(len(due), 1000)
 		batch := due[:n]
@@ -59,6 +70,7 @@ func (w *Worker) renewOnce(period time.Duration) {
 		for _, aj := range batch {
 			args = append(args, aj.job.ID, aj.token)
 		}
+		now := w.now()
 		res, err := scriptExtendLocks.run(w.runCtx, w.c, "", []string{w.k.stalled()}, args...)
 		if err != nil {
 			if w.runCtx.Err() == nil {
@@ -77,14 +89,16 @@ func (w *Worker) renewOnce(period time.Duration) {
 			}
 		}
 		for _, aj := range batch {
-			if failed[aj.job.ID] {
-				aj.lost.Store(true)
-				aj.cancel(ErrLockLost)
-				w.log.Warn("queue: could not renew lock; job context cancelled", slog.String("job", aj.job.ID))
-				w.emitEvent(WorkerEvent{Type: EventLockLost, JobID: aj.job.ID, Job: aj.job, Err: ErrLockLost})
-			} else {
+			if !failed[aj.job.ID] {
 				aj.lastRenew.Store(now)
+				continue
 			}
+			if aj.finishing.Load() || !w.tracked(aj) || !aj.lost.CompareAndSwap(false, true) {
+				continue
+			}
+			aj.cancel(ErrLockLost)
+			w.log.Warn("queue: could not renew lock; job context cancelled", slog.String("job", aj.job.ID))
+			w.emitEvent(WorkerEvent{Type: EventLockLost, JobID: aj.job.ID, Job: aj.job, Err: ErrLockLost})
 		}
 	}
 }
@@ -95,9 +109,15 @@ func (w *Worker) renewOnce(period time.Duration) {
 func (w *Worker) stalledLoop() {
 	defer w.loops.Done()
 	bo := retryBackoff{min: 100 * time.Millisecond, max: 5 * time.Second}
+	// The first check of a starting worker runs even when `stalled-check`
+	// is set: the key may be a dead worker's, whose jobs would otherwise
+	// wait for this worker's second check to be snapshotted and its third
+	// to come back (about 2·StalledInterval instead of at most
+	// LockDuration + StalledInterval).
+	force := true
 	for {
 		wait := w.opts.StalledInterval
-		if err := w.checkStalled(); err != nil {
+		if err := w.stalledCheck(force); err != nil {
 			if w.closing.Load() {
 				return
 			}
@@ -105,6 +125,7 @@ func (w *Worker) stalledLoop() {
 			w.emitEvent(WorkerEvent{Type: EventError, Err: err})
 			wait = min(bo.next(), w.opts.StalledInterval)
 		} else {
+			force = false
 			bo.reset()
 			w.stalledEp.ok()
 		}
@@ -114,9 +135,14 @@ func (w *Worker) stalledLoop() {
 	}
 }
 
-func (w *Worker) checkStalled() error {
+// checkStalled runs one stalled check, unless another ran this interval.
+func (w *Worker) checkStalled() error { return w.stalledCheck(false) }
+
+// stalledCheck runs one stalled check; force runs it even when another
+// checker ran this interval.
+func (w *Worker) stalledCheck(force bool) error {
 	res, err := scriptStalledCheck.run(w.runCtx, w.c, "", w.wkeys,
-		w.k.base, *w.opts.MaxStalledCount, w.now(), w.opts.StalledInterval.Milliseconds())
+		w.k.base, *w.opts.MaxStalledCount, w.now(), w.opts.StalledInterval.Milliseconds(), boolArg(force))
 	if err != nil {
 		return err
 	}

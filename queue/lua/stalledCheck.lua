@@ -7,6 +7,9 @@
 -- KEYS: the worker layout (includes/worker.lua).
 -- ARGV[1] key prefix  ARGV[2] maxStalledCount  ARGV[3] now (ms)
 -- ARGV[4] stalled interval (ms)
+-- ARGV[5] "1" to run even when another checker ran this interval (a
+-- starting worker's first check: the key may be a dead worker's); absent
+-- or "0" otherwise (Node never passes it).
 -- Returns the recovered job ids ({} when another checker ran this
 -- interval).
 --@include "common"
@@ -14,7 +17,7 @@
 
 local prefix = ARGV[1]
 local maxStalled = tonumber(ARGV[2])
-if redis.call('EXISTS', Q.stalledCheck) == 1 then
+if ARGV[5] ~= '1' and redis.call('EXISTS', Q.stalledCheck) == 1 then
   return {}
 end
 redis.call('SET', Q.stalledCheck, ARGV[3], 'PX', tonumber(ARGV[4]))
@@ -25,7 +28,6 @@ local recovered = {}
 local ids = redis.call('SMEMBERS', Q.stalled)
 if #ids > 0 then
   redis.call('DEL', Q.stalled)
-  local pm = pausedOrMaxed(Q.meta, Q.active)
   for _, id in ipairs(ids) do
     if string.sub(id, 1, 2) == '0:' then
       redis.call('LREM', Q.active, 1, id)
@@ -43,7 +45,9 @@ if #ids > 0 then
           end
         end
         redis.call('RPUSH', Q.wait, id)
-        marker0(Q.marker, pm)
+        -- paused or maxed is decided now that this job has left active,
+        -- so a queue at its global concurrency gets its marker
+        marker0(Q.marker, pausedOrMaxed(Q.meta, Q.active))
         emit(Q.events, nil, 'waiting', 'jobId', id, 'prev', 'active')
         emit(Q.events, nil, 'stalled', 'jobId', id)
         recovered[#recovered + 1] = id
