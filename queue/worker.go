@@ -372,6 +372,7 @@ func (w *Worker) Close(ctx context.Context) error {
 		select {
 		case <-jobsDone:
 		case <-time.After(closeGrace):
+			w.handBackStuck()
 		}
 	}
 	w.runCancel()
@@ -767,6 +768,25 @@ func (w *Worker) fail(job *Job, token string, herr error, stack string) (fetchRe
 	job.FailedReason = reason
 	w.emitEvent(WorkerEvent{Type: EventFailed, JobID: job.ID, Job: job, Err: herr})
 	return r, next, true
+}
+
+// handBackStuck hands back the jobs whose handlers ignored their cancelled
+// context past Close's grace: the locks are still this worker's, so the
+// jobs go back to wait now instead of staying active until the stalled
+// check; whatever such a handler returns later is discarded, as after a
+// lost lock.
+func (w *Worker) handBackStuck() {
+	w.mu.Lock()
+	stuck := make([]*activeJob, 0, len(w.active))
+	for _, aj := range w.active {
+		stuck = append(stuck, aj)
+	}
+	w.mu.Unlock()
+	for _, aj := range stuck {
+		if !aj.lost.Swap(true) {
+			w.handBack(aj.job, aj.token)
+		}
+	}
 }
 
 // handBack returns a job interrupted by Close to the front of the queue.

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/zyeute/zyeute-redis/internal/jobs"
+	"github.com/zyeute/zyeute-redis/internal/redistest"
+	"github.com/zyeute/zyeute-redis/queue"
+)
+
+// TestServeDrainWindow: after SIGTERM (ctx cancelled) and for SHUTDOWN_DRAIN,
+// /readyz answers 503 while other requests still succeed; then serve stops.
+func TestServeDrainWindow(t *testing.T) {
+	t.Parallel()
+	s := startServe(t, map[string]string{"SHUTDOWN_DRAIN": "2s"})
+	stopped := make(chan error, 1)
+	stopAt := time.Now()
+	go func() { stopped <- s.stop() }()
+
+	client := http.Client{Timeout: 5 * time.Second}
+	get := func(path string) (int, error) {
+		resp, err := client.Get(s.base + path)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		code, err := get("/readyz")
+		if err == nil && code == 503 {
+			break
+		}
+		if err != nil || time.Now().After(deadline) {
+			t.Fatalf("/readyz never answered 503 during the drain (last: %d, %v)\n%s", code, err, s.stderr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Still inside the window (it lasts 2s): other requests are served.
+	for _, path := range []string{"/api/health", "/livez"} {
+		if code, err := get(path); err != nil || code != 200 {
+			t.Errorf("%s during the drain: %d, %v", path, code, err)
+		}
+	}
+	if code, err := get("/readyz"); err != nil || code != 503 {
+		t.Errorf("/readyz later in the drain: %d, %v", code, err)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("serve returned %v", err)
+	}
+	if took := time.Since(stopAt); took < 2*time.Second {
+		t.Errorf("serve stopped %s after the signal, before the 2s drain window ended", took)
+	}
+	if _, err := get("/livez"); err == nil {
+		t.Error("the listener is still open after serve returned")
+	}
+	if logs := s.stderr.String(); !strings.Contains(logs, "drain=2s") {
+		t.Errorf("logs lack the drain window:\n%s", logs)
+	}
+}
+
+// blockingVideo is a video enhancer that blocks every job until release
+// is closed; with honourCtx it returns as soon as its context is
+// cancelled, else it ignores the context (a stuck handler).
+type blockingVideo struct {
+	honourCtx bool
+	release   chan struct{}
+	started   atomic.Int32
+}
+
+func (b *blockingVideo) Enhance(ctx context.Context, j *jobs.VideoEnhancementJob) (*jobs.VideoEnhancementResult, error) {
+	b.started.Add(1)
+	if b.honourCtx {
+		select {
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		case <-b.release:
+		}
+	} else {
+		<-b.release
+	}
+	return &jobs.VideoEnhancementResult{VideoID: j.VideoID, Enhancer: "blocking"}, nil
+}
+
+// TestServeShutdownHandsBackJobs: jobs still running when SHUTDOWN_TIMEOUT
+// expires are handed back to wait (not left active for the stalled check),
+// whether their handler honours its context or not, and serve exits
+// non-zero, as worker does.
+func TestServeShutdownHandsBackJobs(t *testing.T) {
+	t.Parallel()
+	for _, honour := range []bool{true, false} {
+		name := "stuck handler"
+		if honour {
+			name = "handler honouring ctx"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			r := redistest.Start(t, nil)
+			prefix := redistest.KeyPrefix(t)
+			video := &blockingVideo{honourCtx: honour, release: make(chan struct{})}
+			var once sync.Once
+			t.Cleanup(func() { once.Do(func() { close(video.release) }) })
+			s := startServeWith(t, map[string]string{"REDIS_URL": r.URL(), "QUEUE_PREFIX": prefix, "WORKER_CONCURRENCY": "3",
+				"SHUTDOWN_TIMEOUT": "500ms"}, &jobs.RegistryConfig{Handlers: jobs.Handlers{Video: video}})
+			s.waitRedis(t, "connected", 10*time.Second)
+			const n = 5
+			for i := 0; i < n; i++ {
+				enqueue(t, s, "video-enhancement", `{"data":{"video_id":"v`+string(rune('0'+i))+`","source_url":"https://cdn.example/v.mp4","duration_seconds":30}}`, 202)
+			}
+			ctx := context.Background()
+			q, err := queue.NewQueue(r.Client(t), jobs.VideoEnhancement, &queue.QueueOptions{Prefix: prefix})
+			if err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for video.started.Load() < 3 {
+				if time.Now().After(deadline) {
+					t.Fatalf("only %d jobs started\n%s", video.started.Load(), s.stderr)
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			err = s.stop()
+			if code := exitCode(err); code == exitOK {
+				t.Errorf("serve exited %d (err %v) though jobs had to be interrupted\n%s", code, err, s.stderr)
+			}
+			c, err := q.Counts(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Active != 0 || c.Waiting != n || c.Completed != 0 || c.Failed != 0 {
+				t.Errorf("after serve stopped: %+v, want all %d jobs waiting, none active\n%s", c, n, s.stderr)
+			}
+			if logs := s.stderr.String(); !strings.Contains(logs, "handed back") {
+				t.Errorf("logs do not say the jobs were handed back:\n%s", logs)
+			}
+		})
+	}
+}
