@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -139,6 +140,105 @@ func TestServeShutdownHandsBackJobs(t *testing.T) {
 			}
 			if logs := s.stderr.String(); !strings.Contains(logs, "handed back") {
 				t.Errorf("logs do not say the jobs were handed back:\n%s", logs)
+			}
+		})
+	}
+}
+
+// TestServeWorkerLockAndStalledFromEnv: WORKER_LOCK_DURATION and
+// WORKER_STALLED_INTERVAL reach the workers: a running job's lock and the
+// queue's stalled-check key carry those TTLs (the defaults are 30s).
+func TestServeWorkerLockAndStalledFromEnv(t *testing.T) {
+	t.Parallel()
+	r := redistest.Start(t, nil)
+	prefix := redistest.KeyPrefix(t)
+	video := &blockingVideo{honourCtx: true, release: make(chan struct{})}
+	var once sync.Once
+	release := func() { once.Do(func() { close(video.release) }) }
+	t.Cleanup(release)
+	s := startServeWith(t, map[string]string{"REDIS_URL": r.URL(), "QUEUE_PREFIX": prefix,
+		"WORKER_LOCK_DURATION": "4s", "WORKER_STALLED_INTERVAL": "3s"}, &jobs.RegistryConfig{Handlers: jobs.Handlers{Video: video}})
+	s.waitRedis(t, "connected", 10*time.Second)
+	doc := enqueue(t, s, "video-enhancement", `{"data":{"video_id":"v1","source_url":"https://cdn.example/v.mp4","duration_seconds":30}}`, 202)
+	id := doc["id"].(string)
+	c := r.Client(t)
+	ctx := context.Background()
+	base := prefix + ":" + jobs.VideoEnhancement
+	deadline := time.Now().Add(10 * time.Second)
+	for video.started.Load() < 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("job never started\n%s", s.stderr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	lock, err := c.PTTL(ctx, base+":"+id+":lock").Result()
+	if err != nil || lock <= 0 || lock > 4*time.Second {
+		t.Errorf("lock TTL %s (%v), want at most WORKER_LOCK_DURATION=4s", lock, err)
+	}
+	check, err := c.PTTL(ctx, base+":stalled-check").Result()
+	if err != nil || check <= 0 || check > 3*time.Second {
+		t.Errorf("stalled-check TTL %s (%v), want at most WORKER_STALLED_INTERVAL=3s", check, err)
+	}
+	release()
+	s.waitJob(t, "video-enhancement", id, "completed")
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestServeWarnsWithoutPersistence: serve and worker warn when Redis keeps
+// nothing across a restart (doctor's persistence check), not otherwise.
+func TestServeWarnsWithoutPersistence(t *testing.T) {
+	t.Parallel()
+	const warning = "persistence is off (no AOF, no RDB save points): queued jobs are lost when Redis restarts"
+	waitLog := func(t *testing.T, logs func() string, want string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(logs(), want) {
+			if time.Now().After(deadline) {
+				t.Fatalf("logs lack %q:\n%s", want, logs())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	for _, tt := range []struct {
+		name string
+		args []string
+		warn bool
+		seen string // what the log says once the check has run
+	}{
+		{"off", nil, true, warning},
+		{"aof", []string{"--appendonly", "yes"}, false, "persistence: AOF on"},
+		{"rdb", []string{"--save", "60 1"}, false, "persistence: RDB snapshots (save 60 1)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := redistest.Start(t, &redistest.Options{Args: tt.args})
+			vars := map[string]string{"REDIS_URL": r.URL(), "QUEUE_PREFIX": redistest.KeyPrefix(t), "LOG_LEVEL": "debug", "WORKERS": "false"}
+			s := startServe(t, vars)
+			waitLog(t, s.stderr.String, tt.seen)
+			if err := s.stop(); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(s.stderr.String(), "level=WARN msg=\"[Redis] "+warning); got != tt.warn {
+				t.Errorf("serve warned: %v, want %v\n%s", got, tt.warn, s.stderr)
+			}
+
+			// zyeute worker runs the same check.
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			stderr := &syncBuffer{}
+			done := make(chan error, 1)
+			go func() {
+				done <- run(ctx, []string{"worker", "--queues", "analytics"}, func(k string) string { return vars[k] }, io.Discard, stderr)
+			}()
+			waitLog(t, stderr.String, tt.seen)
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("worker: %v", err)
+			}
+			if got := strings.Contains(stderr.String(), "level=WARN msg=\"[Redis] "+warning); got != tt.warn {
+				t.Errorf("worker warned: %v, want %v\n%s", got, tt.warn, stderr)
 			}
 		})
 	}
