@@ -243,3 +243,59 @@ func TestServeWarnsWithoutPersistence(t *testing.T) {
 		})
 	}
 }
+
+// TestWorkerShutdownHandsBackStuckJobs: `zyeute worker` too hands back the
+// jobs of a handler that ignores its context and exits non-zero.
+func TestWorkerShutdownHandsBackStuckJobs(t *testing.T) {
+	t.Parallel()
+	r := redistest.Start(t, nil)
+	prefix := redistest.KeyPrefix(t)
+	video := &blockingVideo{release: make(chan struct{})}
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(video.release) }) })
+	vars := map[string]string{"REDIS_URL": r.URL(), "QUEUE_PREFIX": prefix, "SHUTDOWN_TIMEOUT": "300ms", "WORKER_LOCK_DURATION": "20s"}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stderr := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		e := &env{getenv: func(k string) string { return vars[k] }, stdout: io.Discard, stderr: stderr,
+			registry: &jobs.RegistryConfig{Handlers: jobs.Handlers{Video: video}}}
+		done <- runEnv(ctx, e, []string{"worker", "--queues", "video-enhancement", "--concurrency", "2"})
+	}()
+	q, err := queue.NewQueue(r.Client(t), jobs.VideoEnhancement, &queue.QueueOptions{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := q.Add(ctx, "enhance", map[string]any{"video_id": "v" + string(rune('0'+i)), "source_url": "https://cdn.example/v.mp4", "duration_seconds": 30}, jobs.DefaultAddOptions()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for video.started.Load() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("jobs not started\n%s", stderr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if exitCode(err) == exitOK {
+			t.Errorf("worker exited 0 though jobs had to be interrupted\n%s", stderr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("worker did not stop")
+	}
+	c, err := q.Counts(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Active != 0 || c.Waiting != 3 {
+		t.Errorf("after worker stopped: %+v, want 3 waiting, none active\n%s", c, stderr)
+	}
+	if logs := stderr.String(); !strings.Contains(logs, "lock_duration=20s stalled_interval=20s") {
+		t.Errorf("worker log lacks its lock settings:\n%s", logs)
+	}
+}

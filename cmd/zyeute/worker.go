@@ -65,7 +65,8 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	if err := pool.Start(ctx); err != nil {
 		return err
 	}
-	logger.Info("worker running", "name", name, "queues", strings.Join(qs, ","), "concurrency", concurrency, "redis", conn.Target())
+	logger.Info("worker running", "name", name, "queues", strings.Join(qs, ","), "concurrency", concurrency, "redis", conn.Target(),
+		"lock_duration", cfg.Workers.LockDuration.String(), "stalled_interval", cfg.Workers.StalledInterval.String())
 	<-ctx.Done()
 	logger.Info("shutting down", "timeout", cfg.Shutdown.Timeout.String())
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Shutdown.Timeout)
