@@ -44,10 +44,17 @@ func TestServeDrainWindow(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	// Still inside the window (it lasts 2s): other requests are served.
+	// Still inside the window (it lasts 2s): other requests are served,
+	// asking the client to close its connection.
 	for _, path := range []string{"/api/health", "/livez"} {
-		if code, err := get(path); err != nil || code != 200 {
-			t.Errorf("%s during the drain: %d, %v", path, code, err)
+		resp, err := client.Get(s.base + path)
+		if err != nil {
+			t.Errorf("%s during the drain: %v", path, err)
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !resp.Close {
+			t.Errorf("%s during the drain: %d, Connection: close %v", path, resp.StatusCode, resp.Close)
 		}
 	}
 	if code, err := get("/readyz"); err != nil || code != 503 {
