@@ -190,17 +190,32 @@ func (d *diag) checkEviction(c *Check, policy string, maxmemory int64, fromConfi
 }
 
 func (d *diag) checkPersistence(c *Check, aof bool, save string, saveKnown bool) {
+	f := PersistenceFinding(aof, save, saveKnown)
+	add(c, f.Code, f.Status, f.Message, f.Fix)
+}
+
+// PersistenceFinding judges a server's persistence from its settings, as
+// the server check does: aof is "appendonly yes" (or INFO's aof_enabled:1),
+// save the RDB "save" setting (CONFIG GET save) and saveKnown whether it
+// could be read. Codes: persistence_ok, persistence_off (StatusWarn: queued
+// jobs are lost when Redis restarts), persistence_unknown. serve and worker
+// use it to warn at startup.
+func PersistenceFinding(aof bool, save string, saveKnown bool) Finding {
+	save = strings.TrimSpace(save)
 	switch {
 	case aof:
-		add(c, "persistence_ok", StatusOK, "persistence: AOF on (appendonly yes)", "")
+		return Finding{Code: "persistence_ok", Status: StatusOK, Message: "persistence: AOF on (appendonly yes)"}
 	case saveKnown && save != "":
-		add(c, "persistence_ok", StatusOK, fmt.Sprintf("persistence: RDB snapshots (save %s), AOF off: jobs added since the last snapshot are lost on a crash", save), "")
+		return Finding{Code: "persistence_ok", Status: StatusOK,
+			Message: fmt.Sprintf("persistence: RDB snapshots (save %s), AOF off: jobs added since the last snapshot are lost on a crash", save)}
 	case saveKnown:
-		add(c, "persistence_off", StatusWarn, "persistence is off (no AOF, no RDB save points): queued jobs are lost when Redis restarts",
-			"CONFIG SET appendonly yes (then CONFIG REWRITE), or start redis-server with --appendonly yes;\n"+
-				"on a managed service, enable persistence (AOF) for this database")
+		return Finding{Code: "persistence_off", Status: StatusWarn,
+			Message: "persistence is off (no AOF, no RDB save points): queued jobs are lost when Redis restarts",
+			Fix: "CONFIG SET appendonly yes (then CONFIG REWRITE), or start redis-server with --appendonly yes;\n" +
+				"on a managed service, enable persistence (AOF) for this database"}
 	default:
-		add(c, "persistence_unknown", StatusOK, "persistence: AOF off; RDB save points are not visible (CONFIG is not available): check that your provider persists this database", "")
+		return Finding{Code: "persistence_unknown", Status: StatusOK,
+			Message: "persistence: AOF off; RDB save points are not visible (CONFIG is not available): check that your provider persists this database"}
 	}
 }
 

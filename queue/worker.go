@@ -332,7 +332,9 @@ func (w *Worker) Start(ctx context.Context) error {
 
 // Close stops fetching, waits for running jobs until ctx is done, then
 // cancels their contexts (cause ErrWorkerClosing), hands the jobs that did
-// not finish back to the queue, and releases the blocking connection. It
+// not finish back to the queue (after a short grace also those whose
+// handler ignores its context; what such a handler returns later is
+// discarded), and releases the blocking connection. It
 // returns ctx's error when it had to cancel jobs. Close never waits on
 // Redis beyond a short grace period after ctx, even when Redis is down.
 // Safe to call twice and from several goroutines; later calls wait for the
@@ -367,6 +369,7 @@ func (w *Worker) Close(ctx context.Context) error {
 	jobsDone := make(chan struct{})
 	go func() { w.jobsWG.Wait(); close(jobsDone) }()
 	var err error
+	stuck := false
 	select {
 	case <-jobsDone:
 	case <-ctx.Done():
@@ -377,12 +380,20 @@ func (w *Worker) Close(ctx context.Context) error {
 		select {
 		case <-jobsDone:
 		case <-time.After(closeGrace):
+			w.handBackStuck()
+			stuck = true
 		}
 	}
 	w.runCancel()
 	w.jobCancel(ErrWorkerClosing)
 	all := make(chan struct{})
-	go func() { w.loops.Wait(); w.jobsWG.Wait(); close(all) }()
+	go func() {
+		w.loops.Wait()
+		if !stuck { // stuck handlers' jobs were handed back: not waited for
+			w.jobsWG.Wait()
+		}
+		close(all)
+	}()
 	select {
 	case <-all:
 	case <-time.After(closeGrace):
@@ -842,6 +853,28 @@ func (w *Worker) fail(job *Job, token string, herr error, stack string) (fetchRe
 	job.FailedReason = reason
 	w.emitEvent(WorkerEvent{Type: EventFailed, JobID: job.ID, Job: job, Err: herr})
 	return r, next, true
+}
+
+// handBackStuck hands back the jobs whose handlers ignored their cancelled
+// context past Close's grace: the locks are still this worker's, so the
+// jobs go back to wait now instead of staying active until the stalled
+// check; whatever such a handler returns later is discarded, as after a
+// lost lock.
+func (w *Worker) handBackStuck() {
+	w.mu.Lock()
+	stuck := make([]*activeJob, 0, len(w.active))
+	for _, aj := range w.active {
+		stuck = append(stuck, aj)
+	}
+	w.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, aj := range stuck {
+		if !aj.lost.Swap(true) {
+			wg.Add(1)
+			go func() { defer wg.Done(); w.handBack(aj.job, aj.token) }()
+		}
+	}
+	wg.Wait()
 }
 
 // handBack returns a job interrupted by Close to the front of the queue.

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/zyeute/zyeute-redis/internal/config"
 	"github.com/zyeute/zyeute-redis/internal/httpapi"
 	"github.com/zyeute/zyeute-redis/internal/jobs"
+	"github.com/zyeute/zyeute-redis/queue"
 )
 
 func init() { extensions = append(extensions, wireJobs) }
@@ -15,7 +17,7 @@ func init() { extensions = append(extensions, wireJobs) }
 // admin stats, GET /metrics, and the workers when WORKERS is true and
 // Redis is configured.
 func wireJobs(_ context.Context, a *app) error {
-	reg, err := jobs.NewRegistry(nil)
+	reg, err := jobs.NewRegistry(a.registry)
 	if err != nil {
 		return err
 	}
@@ -47,10 +49,17 @@ func wireJobs(_ context.Context, a *app) error {
 	}
 	pool, err := jobs.NewPool(a.redis.Client(), reg, &jobs.PoolConfig{
 		Concurrency: a.cfg.Workers.Concurrency, Prefix: a.cfg.QueuePrefix, Logger: a.logger, Observer: m,
+		Worker: workerOptions(a.cfg),
 	})
 	if err != nil {
 		return err
 	}
 	a.services = append(a.services, pool)
 	return nil
+}
+
+// workerOptions carries the environment's lock duration and stalled
+// interval to the queue workers (jobs.PoolConfig.Worker).
+func workerOptions(cfg *config.Config) *queue.WorkerOptions {
+	return &queue.WorkerOptions{LockDuration: cfg.Workers.LockDuration, StalledInterval: cfg.Workers.StalledInterval}
 }

@@ -34,7 +34,7 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	cancel()
 	if msg := errorMessage(err); msg != "" {
-		fmt.Fprintln(os.Stderr, "zyeute: "+msg)
+		fmt.Fprintln(os.Stderr, "zyeute: "+escapeControls(msg))
 	}
 	os.Exit(exitCode(err))
 }

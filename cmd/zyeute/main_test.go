@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zyeute/zyeute-redis/internal/jobs"
 	"github.com/zyeute/zyeute-redis/internal/redistest"
 	"github.com/zyeute/zyeute-redis/internal/testlog"
 )
@@ -48,9 +49,16 @@ type served struct {
 // by another process between FreePort and listen is retried.
 func startServe(t *testing.T, vars map[string]string) *served {
 	t.Helper()
+	return startServeWith(t, vars, nil)
+}
+
+// startServeWith is startServe with the job handlers of reg (nil: the
+// local defaults).
+func startServeWith(t *testing.T, vars map[string]string, reg *jobs.RegistryConfig) *served {
+	t.Helper()
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		s, err := tryServe(t, vars)
+		s, err := tryServe(t, vars, reg)
 		if err == nil {
 			return s
 		}
@@ -63,22 +71,23 @@ func startServe(t *testing.T, vars map[string]string) *served {
 	return nil
 }
 
-func tryServe(t *testing.T, vars map[string]string) (*served, error) {
+func tryServe(t *testing.T, vars map[string]string, reg *jobs.RegistryConfig) (*served, error) {
 	t.Helper()
 	port, err := redistest.FreePort()
 	if err != nil {
 		return nil, err
 	}
-	env := map[string]string{"PORT": strconv.Itoa(port)}
+	// No drain window in tests unless a test asks for one.
+	vals := map[string]string{"PORT": strconv.Itoa(port), "SHUTDOWN_DRAIN": "0"}
 	for k, v := range vars {
-		env[k] = v
+		vals[k] = v
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	stderr := &syncBuffer{}
 	done := make(chan struct{})
 	var runErr error
 	go func() {
-		runErr = run(ctx, []string{"serve"}, func(k string) string { return env[k] }, io.Discard, stderr)
+		runErr = runEnv(ctx, &env{getenv: func(k string) string { return vals[k] }, stdout: io.Discard, stderr: stderr, registry: reg}, []string{"serve"})
 		close(done)
 	}()
 	s := &served{base: "http://127.0.0.1:" + strconv.Itoa(port), stderr: stderr}
@@ -296,7 +305,7 @@ func TestBinarySIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "REDIS_URL=", "REDIS_HOST=", "REDIS_SENTINEL_ADDRS=", "REDIS_CLUSTER_ADDRS=")
+	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "SHUTDOWN_DRAIN=0", "REDIS_URL=", "REDIS_HOST=", "REDIS_SENTINEL_ADDRS=", "REDIS_CLUSTER_ADDRS=")
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {

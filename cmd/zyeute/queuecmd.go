@@ -48,8 +48,10 @@ type queueEnv struct {
 	reg    *jobs.Registry
 }
 
+// usageErr and failure escape control characters: their messages may
+// carry job ids and names read from Redis or typed by the user.
 func usageErr(format string, a ...any) error {
-	return &exitError{code: exitUsage, err: fmt.Errorf("queue: "+format, a...)}
+	return &exitError{code: exitUsage, err: errors.New(escapeControls(fmt.Sprintf("queue: "+format, a...)))}
 }
 
 // parseInterspersed parses flags wherever they appear among the
@@ -176,7 +178,7 @@ func truncateArg(s string) string {
 
 // failure turns a runtime error into exit 1 without Redis internals noise.
 func failure(err error) error {
-	return &exitError{code: exitFailure, err: fmt.Errorf("queue: %s", strings.TrimPrefix(err.Error(), "jobs: "))}
+	return &exitError{code: exitFailure, err: errors.New(escapeControls("queue: " + strings.TrimPrefix(err.Error(), "jobs: ")))}
 }
 
 func (q *queueEnv) stats(ctx context.Context, names []string, jsonOut bool) error {
@@ -210,14 +212,14 @@ func (q *queueEnv) stats(ctx context.Context, names []string, jsonOut bool) erro
 		if s.OldestWaitingAgeSeconds != nil {
 			oldest = (time.Duration(*s.OldestWaitingAgeSeconds * float64(time.Second))).Round(time.Second).String()
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%t\t%s\t%s\t%d\n", s.Queue, c.Waiting+c.Paused, c.Active, c.Delayed,
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%t\t%s\t%s\t%d\n", termSafe(s.Queue), c.Waiting+c.Paused, c.Active, c.Delayed,
 			c.Prioritized, c.Completed, c.Failed, s.Paused, workers, oldest, s.ActiveWithoutLock)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	if snap.WorkersError != "" {
-		fmt.Fprintln(q.e.stderr, "note: worker counts unknown: "+snap.WorkersError)
+		fmt.Fprintln(q.e.stderr, "note: worker counts unknown: "+escapeControls(snap.WorkersError))
 	}
 	return nil
 }
@@ -258,15 +260,17 @@ func (q *queueEnv) list(ctx context.Context, name string, state queue.JobState, 
 	}
 	tw := tabwriter.NewWriter(q.e.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tCREATED\tATTEMPTS\tFAILED REASON")
+	// Ids, names and reasons come from Redis, written by any producer:
+	// control characters and bidi overrides are printed escaped.
 	for _, j := range out {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", j.ID, j.Name, j.CreatedAt.Format(time.RFC3339), j.AttemptsMade,
-			truncateArg(strings.ReplaceAll(j.FailedReason, "\n", " ")))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", termSafe(j.ID), termSafe(j.Name), j.CreatedAt.Format(time.RFC3339), j.AttemptsMade,
+			termSafe(truncateRunes(strings.ReplaceAll(j.FailedReason, "\n", " "), 40)))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	if len(out) == 0 {
-		fmt.Fprintf(q.e.stderr, "no %s jobs in %s\n", state, name)
+		fmt.Fprintf(q.e.stderr, "no %s jobs in %s\n", state, termSafe(name))
 	}
 	return nil
 }
@@ -288,7 +292,7 @@ func (q *queueEnv) add(ctx context.Context, name, jobName string, data json.RawM
 	if jsonOut {
 		return writeJSON(q.e.stdout, map[string]string{"id": job.ID, "queue": name, "name": jobName, "mode": string(jobs.ModeQueued)})
 	}
-	fmt.Fprintf(q.e.stdout, "added %s/%s (name %s)\n", name, job.ID, jobName)
+	fmt.Fprintf(q.e.stdout, "added %s/%s (name %s)\n", termSafe(name), termSafe(job.ID), termSafe(jobName))
 	return nil
 }
 
@@ -327,7 +331,7 @@ func (q *queueEnv) jobOp(ctx context.Context, op, name, id string, reset bool) e
 		return failure(err)
 	}
 	past := map[string]string{"promote": "promoted", "remove": "removed", "retry": "moved back to wait"}[op]
-	fmt.Fprintf(q.e.stdout, "%s/%s %s\n", name, id, past)
+	fmt.Fprintf(q.e.stdout, "%s/%s %s\n", termSafe(name), termSafe(id), past)
 	return nil
 }
 
@@ -344,7 +348,7 @@ func (q *queueEnv) pauseResume(ctx context.Context, op, name string) error {
 	if err != nil {
 		return failure(err)
 	}
-	fmt.Fprintf(q.e.stdout, "%s %sd\n", name, op)
+	fmt.Fprintf(q.e.stdout, "%s %sd\n", termSafe(name), op)
 	return nil
 }
 

@@ -175,3 +175,78 @@ func TestQueueCommandRedisMissing(t *testing.T) {
 func redisZ(score int64, member string) redis.Z {
 	return redis.Z{Score: float64(score), Member: member}
 }
+
+// TestQueueListEscapesControlCharacters: job ids, names and failure
+// reasons come from Redis, written by any producer; `queue list` and the
+// other terminal outputs print control characters (NUL, BEL, ESC…) and
+// bidi overrides escaped, never raw.
+func TestQueueListEscapesControlCharacters(t *testing.T) {
+	t.Parallel()
+	r := redistest.Start(t, nil)
+	prefix := redistest.KeyPrefix(t)
+	vars := map[string]string{"REDIS_URL": r.URL(), "QUEUE_PREFIX": prefix}
+	ctx := context.Background()
+	q, err := queue.NewQueue(r.Client(t), "analytics", &queue.QueueOptions{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evilName := "clear\x1b[2J\x07bell\x00nul\u202eevil\u2066iso\u2069\tTab"
+	evilID := "id\x1b]0;pwned\x07\u202dx"
+	if _, err := q.Add(ctx, evilName, map[string]any{"events": []any{}}, &queue.AddOptions{JobID: evilID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Add(ctx, "café ✓ 名前", map[string]any{"events": []any{}}, &queue.AddOptions{JobID: "plain-é"}); err != nil {
+		t.Fatal(err)
+	}
+	bad := func(s string) bool {
+		for _, r := range s {
+			if (r < 0x20 && r != '\n') || r == 0x7f || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) {
+				return true
+			}
+		}
+		return false
+	}
+	code, out, errOut := queueCLI(t, vars, "list", "analytics", "waiting")
+	if code != 0 || bad(out) || bad(errOut) {
+		t.Fatalf("list: exit %d, raw control characters in %q %q", code, out, errOut)
+	}
+	for _, want := range []string{`"clear\x1b[2J\abell\x00nul\u202eevil\u2066iso\u2069\tTab"`, `"id\x1b]0;pwned\a\u202dx"`, "café ✓ 名前", "plain-é"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("list output lacks %s:\n%s", want, out)
+		}
+	}
+	// Other outputs that echo an id: promote (refused: not delayed) and remove.
+	code, out, errOut = queueCLI(t, vars, "promote", "analytics", evilID)
+	if code == 0 || bad(out) || bad(errOut) || !strings.Contains(out+errOut, `\x1b]0;pwned`) {
+		t.Errorf("promote: exit %d, %q %q", code, out, errOut)
+	}
+	code, out, errOut = queueCLI(t, vars, "remove", "analytics", evilID)
+	if code != 0 || bad(out) || bad(errOut) || !strings.Contains(out, `"id\x1b]0;pwned\a\u202dx" removed`) {
+		t.Errorf("remove: exit %d, %q %q", code, out, errOut)
+	}
+	code, out, errOut = queueCLI(t, vars, "add", "analytics", "n\x1bame", `{"events":[{"type":"view","video_id":"v1"}]}`, "--job-id", "a-b")
+	if code != 0 || bad(out) || bad(errOut) || !strings.Contains(out, `added analytics/a-b (name "n\x1bame")`) {
+		t.Errorf("add: exit %d, %q %q", code, out, errOut)
+	}
+}
+
+func TestTermSafe(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"plain-1":           "plain-1",
+		"café 名前 ✓":         "café 名前 ✓",
+		"a\x00b":            `"a\x00b"`,
+		"\x1b[31mred":       `"\x1b[31mred"`,
+		"rtl\u202eoverride": `"rtl\u202eoverride"`,
+		"\u200bzero-width":  `"\u200bzero-width"`,
+		"bad\xffutf8":       `"bad\xffutf8"`,
+		"line\nbreak":       `"line\nbreak"`,
+	} {
+		if got := termSafe(in); got != want {
+			t.Errorf("termSafe(%q) = %s, want %s", in, got, want)
+		}
+	}
+	if got := escapeControls("line one\nid \x1b[2J \"q\"\nok"); got != "line one\nid \\x1b[2J \"q\"\nok" {
+		t.Errorf("escapeControls = %q", got)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/zyeute/zyeute-redis/internal/config"
+	"github.com/zyeute/zyeute-redis/internal/jobs"
 )
 
 // Exit codes.
@@ -70,6 +71,9 @@ type env struct {
 	getenv func(string) string
 	stdout io.Writer
 	stderr io.Writer
+	// registry configures the job handlers of serve and worker; nil (as
+	// run sets it) means the local defaults. Tests plug in their own.
+	registry *jobs.RegistryConfig
 }
 
 // command is one subcommand. New subcommands (doctor, worker, queue)
@@ -108,7 +112,12 @@ var onLogger func(l *slog.Logger, secret string)
 // run is the whole program minus process concerns: it parses args, runs
 // the subcommand and returns an error whose exitCode is the exit status.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	e := &env{getenv: getenv, stdout: stdout, stderr: stderr}
+	return runEnv(ctx, &env{getenv: getenv, stdout: stdout, stderr: stderr}, args)
+}
+
+// runEnv is run with a prepared env.
+func runEnv(ctx context.Context, e *env, args []string) error {
+	stderr := e.stderr
 	if len(args) == 0 {
 		usage(stderr)
 		return &exitError{code: exitUsage}

@@ -12,12 +12,9 @@ import (
 	"github.com/zyeute/zyeute-redis/health"
 	"github.com/zyeute/zyeute-redis/internal/config"
 	"github.com/zyeute/zyeute-redis/internal/httpapi"
+	"github.com/zyeute/zyeute-redis/internal/jobs"
 	"github.com/zyeute/zyeute-redis/redisconn"
 )
-
-// shutdownTimeout bounds the graceful stop (HTTP drain, then services),
-// independent of Redis.
-const shutdownTimeout = 10 * time.Second
 
 func init() {
 	register(command{name: "serve", summary: "run the HTTP API on PORT (and the workers, unless WORKERS=false)", run: serve})
@@ -43,6 +40,9 @@ type app struct {
 	ai health.AIReporter
 	// services are started in order and stopped in reverse.
 	services []service
+	// registry configures the job handlers; nil means the local defaults
+	// (tests plug in their own).
+	registry *jobs.RegistryConfig
 }
 
 // extension wires one subsystem into serve: it may add routes, an AI
@@ -86,7 +86,9 @@ func serve(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 
-	a := &app{cfg: cfg, logger: logger, redis: conn}
+	go warnNoPersistence(ctx, conn, logger)
+
+	a := &app{cfg: cfg, logger: logger, redis: conn, registry: e.registry}
 	for _, ext := range extensions {
 		if err := ext(ctx, a); err != nil {
 			return fmt.Errorf("serve: %w", err)
@@ -101,25 +103,35 @@ func serve(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 
-	// Services stop with their own deadline, after HTTP has drained.
+	// Services stop with their own deadline, after HTTP has drained. The
+	// error says that some did not stop cleanly (workers that had to
+	// interrupt jobs, which they hand back to their queues).
 	var started []service
-	stopServices := func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	stopped := false
+	stopServices := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Shutdown.Timeout)
 		defer cancel()
+		var errs []error
 		for i := len(started) - 1; i >= 0; i-- {
 			if err := started[i].Stop(sctx); err != nil {
 				logger.Error("stopping a service", "error", err.Error())
+				errs = append(errs, err)
 			}
 		}
+		return errors.Join(errs...)
 	}
 	for _, s := range a.services {
 		if err := s.Start(ctx); err != nil {
-			stopServices()
+			_ = stopServices()
 			return fmt.Errorf("serve: starting a service: %w", err)
 		}
 		started = append(started, s)
 	}
-	defer stopServices()
+	defer func() { _ = stopServices() }()
 
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr())
 	if err != nil {
@@ -133,19 +145,35 @@ func serve(ctx context.Context, e *env, args []string) error {
 	var serveErr error
 	select {
 	case <-ctx.Done():
-		logger.Info("shutting down", "timeout", shutdownTimeout.String())
+		logger.Info("shutting down", "drain", cfg.Shutdown.Drain.String(), "timeout", cfg.Shutdown.Timeout.String())
 	case serveErr = <-errc:
 		logger.Error("HTTP server failed", "error", serveErr.Error())
 	}
 	checker.SetDraining()
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	if serveErr == nil && cfg.Shutdown.Drain > 0 {
+		// Drain window: /readyz answers 503 while every other request is
+		// still served, so load balancers take the instance out before the
+		// listener closes. Responses ask clients to close their connection.
+		srv.SetKeepAlivesEnabled(false)
+		select {
+		case <-time.After(cfg.Shutdown.Drain):
+		case serveErr = <-errc:
+			logger.Error("HTTP server failed", "error", serveErr.Error())
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Shutdown.Timeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		logger.Warn("HTTP shutdown did not finish in time", "error", err.Error())
 		_ = srv.Close()
 	}
+	stopErr := stopServices()
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", serveErr)
+	}
+	if stopErr != nil {
+		logger.Warn("services did not stop cleanly; interrupted jobs were handed back to their queues", "error", stopErr.Error())
+		return fmt.Errorf("serve: %w", stopErr)
 	}
 	logger.Info("stopped")
 	return nil

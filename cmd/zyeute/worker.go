@@ -32,7 +32,7 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	if concurrency < 1 || concurrency > config.MaxWorkerConcurrency {
 		return &exitError{code: exitUsage, err: fmt.Errorf("worker: --concurrency must be between 1 and %d", config.MaxWorkerConcurrency)}
 	}
-	reg, err := jobs.NewRegistry(nil)
+	reg, err := jobs.NewRegistry(e.registry)
 	if err != nil {
 		return err
 	}
@@ -55,19 +55,21 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	if err := conn.Start(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
+	go warnNoPersistence(ctx, conn, logger)
 	name := jobs.WorkerName()
 	pool, err := jobs.NewPool(conn.Client(), reg, &jobs.PoolConfig{Queues: qs, Concurrency: concurrency, Name: name,
-		Prefix: cfg.QueuePrefix, Logger: logger})
+		Prefix: cfg.QueuePrefix, Logger: logger, Worker: workerOptions(cfg)})
 	if err != nil {
 		return err
 	}
 	if err := pool.Start(ctx); err != nil {
 		return err
 	}
-	logger.Info("worker running", "name", name, "queues", strings.Join(qs, ","), "concurrency", concurrency, "redis", conn.Target())
+	logger.Info("worker running", "name", name, "queues", strings.Join(qs, ","), "concurrency", concurrency, "redis", conn.Target(),
+		"lock_duration", cfg.Workers.LockDuration.String(), "stalled_interval", cfg.Workers.StalledInterval.String())
 	<-ctx.Done()
-	logger.Info("shutting down", "timeout", shutdownTimeout.String())
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	logger.Info("shutting down", "timeout", cfg.Shutdown.Timeout.String())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Shutdown.Timeout)
 	defer cancel()
 	if err := pool.Stop(sctx); err != nil {
 		logger.Warn("workers did not stop cleanly; interrupted jobs were handed back to their queues", "error", err.Error())

@@ -28,6 +28,10 @@ const (
 	DefaultModerationTTL     = 24 * time.Hour
 	DefaultWorkerConcurrency = 10
 	MaxWorkerConcurrency     = 1000
+	DefaultLockDuration      = 30 * time.Second
+	DefaultStalledInterval   = 30 * time.Second
+	DefaultShutdownDrain     = 5 * time.Second
+	DefaultShutdownTimeout   = 10 * time.Second
 )
 
 // Log formats.
@@ -53,6 +57,7 @@ type Config struct {
 	Moderation  Moderation
 	Database    Database
 	Workers     Workers
+	Shutdown    Shutdown
 	// Notices are warnings about the configuration that do not stop the
 	// service, for example "REDIS_URL and REDIS_HOST are both set". They
 	// never contain a secret. serve logs them at startup.
@@ -112,6 +117,26 @@ type Workers struct {
 	Enabled bool
 	// Concurrency per queue (WORKER_CONCURRENCY). Defaults to 10.
 	Concurrency int
+	// LockDuration is the TTL of a running job's lock
+	// (WORKER_LOCK_DURATION, 1s–24h). A crashed worker's jobs are
+	// recovered once it expires. Defaults to 30s.
+	LockDuration time.Duration
+	// StalledInterval is the time between stalled checks
+	// (WORKER_STALLED_INTERVAL, 1s–LockDuration). Defaults to the smaller
+	// of 30s and LockDuration.
+	StalledInterval time.Duration
+}
+
+// Shutdown is the graceful stop configuration (SIGINT/SIGTERM).
+type Shutdown struct {
+	// Drain is how long serve keeps serving with /readyz answering 503
+	// before it closes the listener, so that load balancers stop sending
+	// traffic first (SHUTDOWN_DRAIN, 0–5m). Defaults to 5s.
+	Drain time.Duration
+	// Timeout bounds the HTTP drain of in-flight requests, then separately
+	// the stop of the workers; jobs still running then are handed back
+	// to their queue (SHUTDOWN_TIMEOUT, 100ms–1h). Defaults to 10s.
+	Timeout time.Duration
 }
 
 // Load reads and validates the configuration. getenv is usually os.Getenv;
@@ -139,6 +164,9 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.Database = l.database()
 	c.Workers.Enabled = l.boolean("WORKERS", true)
 	c.Workers.Concurrency = l.integer("WORKER_CONCURRENCY", DefaultWorkerConcurrency, 1, MaxWorkerConcurrency)
+	c.Workers.LockDuration, c.Workers.StalledInterval = l.locks()
+	c.Shutdown.Drain = l.durationIn("SHUTDOWN_DRAIN", DefaultShutdownDrain, 0, 5*time.Minute)
+	c.Shutdown.Timeout = l.durationIn("SHUTDOWN_TIMEOUT", DefaultShutdownTimeout, 100*time.Millisecond, time.Hour)
 	c.Notices = l.notices
 	if len(l.errs) > 0 {
 		return nil, errors.Join(l.errs...)
@@ -278,6 +306,55 @@ func (l *loader) duration(name string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// durationIn is duration with bounds (min may be 0).
+func (l *loader) durationIn(name string, def, min, max time.Duration) time.Duration {
+	v := l.get(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		n, nerr := strconv.ParseInt(v, 10, 64)
+		if nerr != nil || n < 0 || n > int64(max/time.Second)+1 {
+			l.fail(name, "must be a duration between %s and %s such as 5s or 1m30s, or a number of seconds, got %s", fmtDur(min), fmtDur(max), shortQuote(v))
+			return def
+		}
+		d = time.Duration(n) * time.Second
+	}
+	if d < min || d > max {
+		l.fail(name, "must be between %s and %s, got %s", fmtDur(min), fmtDur(max), shortQuote(v))
+		return def
+	}
+	return d
+}
+
+// fmtDur prints 5m rather than 5m0s.
+func fmtDur(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// locks reads WORKER_LOCK_DURATION and WORKER_STALLED_INTERVAL. The
+// interval may not exceed the lock: a crashed worker's job comes back
+// after its lock expires plus up to one interval, so a longer interval
+// only delays recovery.
+func (l *loader) locks() (lock, stalled time.Duration) {
+	lock = l.durationIn("WORKER_LOCK_DURATION", DefaultLockDuration, time.Second, 24*time.Hour)
+	stalled = l.durationIn("WORKER_STALLED_INTERVAL", min(DefaultStalledInterval, lock), time.Second, 24*time.Hour)
+	if stalled > lock {
+		l.fail("WORKER_STALLED_INTERVAL", "must not exceed WORKER_LOCK_DURATION (%s), got %s: a crashed worker's jobs are recovered after the lock expires and the next check runs, so a longer interval only delays recovery",
+			lock, shortQuote(l.get("WORKER_STALLED_INTERVAL")))
+		stalled = lock
+	}
+	return lock, stalled
 }
 
 func (l *loader) moderation() Moderation {

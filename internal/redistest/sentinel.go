@@ -278,12 +278,18 @@ func (s *Sentinel) MasterAddr(ctx context.Context) (string, error) {
 	return net.JoinHostPort(parts[0], parts[1]), nil
 }
 
-// Failover runs SENTINEL FAILOVER (no agreement needed) and waits until
+// Failover waits until the replica has every write the master accepted
+// before the call (WaitReplicated: a forced failover does not wait for
+// replication, and would otherwise promote a replica that lacks the last
+// writes), runs SENTINEL FAILOVER (no agreement needed) and waits until
 // the sentinel reports a master other than the previous one, and that
 // master answers ROLE with "master". It returns the new master's address.
 func (s *Sentinel) Failover(ctx context.Context) (string, error) {
 	old, err := s.MasterAddr(ctx)
 	if err != nil {
+		return "", err
+	}
+	if err := s.WaitReplicated(ctx); err != nil {
 		return "", err
 	}
 	c := s.Client(nil)
@@ -294,6 +300,67 @@ func (s *Sentinel) Failover(ctx context.Context) (string, error) {
 		return "", err
 	}
 	return s.WaitNewMaster(ctx, old)
+}
+
+// WaitReplicated waits until the replica has processed every write the
+// current master had accepted when it was called: its slave_repl_offset
+// reaches the master's master_repl_offset (the offset-based form of
+// WAIT 1, which only covers the calling connection's own writes).
+func (s *Sentinel) WaitReplicated(ctx context.Context) error {
+	addr, err := s.MasterAddr(ctx)
+	if err != nil {
+		return err
+	}
+	master := s.server(addr)
+	if master == nil {
+		return fmt.Errorf("redistest: sentinel names master %s, which is not ours", addr)
+	}
+	replica := s.Replica
+	if master == s.Replica {
+		replica = s.Master
+	}
+	mc := redis.NewClient(master.Options())
+	defer mc.Close()
+	rc := redis.NewClient(replica.Options())
+	defer rc.Close()
+	var target int64
+	if err := poll(ctx, "master replication offset", func(ctx context.Context) error {
+		info, err := mc.Info(ctx, "replication").Result()
+		if err != nil {
+			return err
+		}
+		target, err = infoInt(info, "master_repl_offset")
+		return err
+	}); err != nil {
+		return err
+	}
+	return poll(ctx, fmt.Sprintf("replica %s at offset %d", replica.Addr(), target), func(ctx context.Context) error {
+		info, err := rc.Info(ctx, "replication").Result()
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(info, "master_link_status:up") {
+			return errors.New("master_link_status not up")
+		}
+		off, err := infoInt(info, "slave_repl_offset")
+		if err != nil {
+			return err
+		}
+		if off < target {
+			return fmt.Errorf("replica at offset %d", off)
+		}
+		return nil
+	})
+}
+
+// infoInt reads an integer field of an INFO reply.
+func infoInt(info, field string) (int64, error) {
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), field+":"); ok {
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("INFO has no %s", field)
 }
 
 // KillMaster sends SIGKILL to whichever server the sentinel currently names
