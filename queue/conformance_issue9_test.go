@@ -510,7 +510,7 @@ func TestIssue10Item10_FirstStalledCheckRunsAtStart(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	id := mustAdd(t, b, "orphan", nil)
-	b.client.RPopLPush(b.ctx, b.q.k.wait(), b.q.k.active())
+	b.client.LMove(b.ctx, b.q.k.wait(), b.q.k.active(), "RIGHT", "LEFT")
 	b.client.Set(b.ctx, b.q.k.lock(id), "dead-worker:1", time.Second)
 	const interval = 4 * time.Second
 	b.client.Set(b.ctx, b.q.k.stalledCheck(), time.Now().UnixMilli(), interval)
