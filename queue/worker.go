@@ -623,11 +623,11 @@ func (w *Worker) process(r fetchReply, token string) (fetchReply, string, bool) 
 	default:
 		result, stack, herr = w.call(ctx, job)
 	}
+	aj.finishing.Store(true) // from here a refused renewal is the finish's business
 	if aj.lost.Load() {
 		w.log.Warn("queue: job lock lost; result discarded", slog.String("job", job.ID))
 		return fetchReply{}, "", true
 	}
-	aj.finishing.Store(true)
 	if herr == nil {
 		rv, err := w.encodeResult(result)
 		if err != nil {
