@@ -66,6 +66,10 @@ func TestIssue9Item4_PendingDependenciesFailsJob(t *testing.T) {
 			if n := rec.count(EventFailed); n != 1 {
 				t.Fatalf("%d failed events", n)
 			}
+			// Node's worker emits one `error` per refusal too.
+			if n := rec.count(EventError); n != int(tc.runs) {
+				t.Fatalf("%d error events, want %d", n, tc.runs)
+			}
 			evs := b.eventsOf(t, id)
 			if evs[len(evs)-1] != "retries-exhausted" || evs[len(evs)-2] != "failed/active" {
 				t.Fatalf("events %v", evs)
@@ -95,8 +99,14 @@ func TestIssue9Item4_FailedChildrenFailsUnrecoverable(t *testing.T) {
 	}, &WorkerOptions{StalledInterval: 200 * time.Millisecond, LockDuration: 2 * time.Second})
 	b.waitState(t, id, StateFailed)
 	want := fmt.Sprintf("Cannot complete job %s because it has at least one failed child. moveToFinished", id)
-	if h := b.hash(t, id); h["failedReason"] != want || h["atm"] != "1" {
+	h := b.hash(t, id)
+	if h["failedReason"] != want || h["atm"] != "1" {
 		t.Fatalf("hash %v\nwant failedReason %q", h, want)
+	}
+	var st []string
+	if err := json.Unmarshal([]byte(h["stacktrace"]), &st); err != nil || len(st) != 1 ||
+		!strings.HasPrefix(st[0], "UnrecoverableError: "+want+"\n    at ") {
+		t.Fatalf("stacktrace %q (%v)", h["stacktrace"], err)
 	}
 	time.Sleep(2500 * time.Millisecond)
 	if n := runs.Load(); n != 1 {
@@ -467,15 +477,21 @@ func TestIssue9_StacktraceNodeForm(t *testing.T) {
 	b := setup(t)
 	e := mustAdd(t, b, "err", nil)
 	p := mustAdd(t, b, "panic", nil)
+	u := mustAdd(t, b, "unrecoverable", nil)
 	startWorker(t, b, func(ctx context.Context, j *Job) (any, error) {
-		if j.Name == "panic" {
+		switch j.Name {
+		case "panic":
 			panicInHandler()
+		case "unrecoverable":
+			return nil, Unrecoverable(errors.New("nope"))
 		}
 		return nil, errors.New("boom: bad input")
 	}, nil)
 	for _, tc := range []struct{ id, first, frame string }{
 		{e, "Error: boom: bad input", "queue.TestIssue9_StacktraceNodeForm"},
 		{p, "Error: panic: kaboom", "queue.panicInHandler"},
+		// Node names the class of an UnrecoverableError in its stack.
+		{u, "UnrecoverableError: nope", "queue.TestIssue9_StacktraceNodeForm"},
 	} {
 		b.waitState(t, tc.id, StateFailed)
 		var st []string
@@ -510,7 +526,7 @@ func TestIssue10Item10_FirstStalledCheckRunsAtStart(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	id := mustAdd(t, b, "orphan", nil)
-	b.client.RPopLPush(b.ctx, b.q.k.wait(), b.q.k.active())
+	b.client.LMove(b.ctx, b.q.k.wait(), b.q.k.active(), "RIGHT", "LEFT")
 	b.client.Set(b.ctx, b.q.k.lock(id), "dead-worker:1", time.Second)
 	const interval = 4 * time.Second
 	b.client.Set(b.ctx, b.q.k.stalledCheck(), time.Now().UnixMilli(), interval)

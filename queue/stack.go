@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"runtime"
@@ -14,6 +15,8 @@ import (
 //	    at <function> (<file>:<line>)
 //	    at …
 //
+// ("UnrecoverableError: <message>" for an Unrecoverable error, the name of
+// Node's class).
 // The frames are Go's: for a panic, from the panicking call down; for a
 // returned error, the handler's own function first (where the error came
 // from), then the worker frames that called it.
@@ -21,10 +24,19 @@ import (
 // maxStackFrames bounds the frames of one stored trace.
 const maxStackFrames = 64
 
-// formatStack renders msg and frames in Node's err.stack form.
-func formatStack(msg string, frames []runtime.Frame) string {
+// errorName is the first word of err's stack, as Node names its classes.
+func errorName(err error) string {
+	if errors.Is(err, ErrUnrecoverable) {
+		return "UnrecoverableError"
+	}
+	return "Error"
+}
+
+// formatStack renders "<name>: <msg>" and frames in Node's err.stack form.
+func formatStack(name, msg string, frames []runtime.Frame) string {
 	var b strings.Builder
-	b.WriteString("Error: ")
+	b.WriteString(name)
+	b.WriteString(": ")
 	b.WriteString(msg)
 	for _, f := range frames {
 		writeFrame(&b, f.Function, f.File, f.Line)
@@ -53,9 +65,9 @@ func callerFrames(skip int) []runtime.Frame {
 	}
 }
 
-// errorStack is the stack of an error returned by handler h: h's own
-// function first, then the frames of the caller of errorStack.
-func errorStack(msg string, h Handler) string {
+// errorStack is the stack of err, returned by handler h: h's own function
+// first (when h is not nil), then the frames of the caller of errorStack.
+func errorStack(err error, h Handler) string {
 	frames := callerFrames(1)
 	if h != nil {
 		if f := runtime.FuncForPC(reflect.ValueOf(h).Pointer()); f != nil {
@@ -63,7 +75,7 @@ func errorStack(msg string, h Handler) string {
 			frames = append([]runtime.Frame{{Function: f.Name(), File: file, Line: line}}, frames...)
 		}
 	}
-	return formatStack(msg, frames)
+	return formatStack(errorName(err), err.Error(), frames)
 }
 
 // panicStack is the stack of a panic, called from the deferred function
@@ -77,8 +89,8 @@ func panicStack(msg string) string {
 			for len(rest) > 1 && strings.HasPrefix(rest[0].Function, "runtime.") {
 				rest = rest[1:] // runtime.goPanicIndex and friends
 			}
-			return formatStack(msg, rest)
+			return formatStack("Error", msg, rest)
 		}
 	}
-	return formatStack(msg, frames)
+	return formatStack("Error", msg, frames)
 }

@@ -634,11 +634,11 @@ func (w *Worker) process(r fetchReply, token string) (fetchReply, string, bool) 
 	default:
 		result, stack, herr = w.call(ctx, job)
 	}
+	aj.finishing.Store(true) // from here a refused renewal is the finish's business
 	if aj.lost.Load() {
 		w.log.Warn("queue: job lock lost; result discarded", slog.String("job", job.ID))
 		return fetchReply{}, "", true
 	}
-	aj.finishing.Store(true)
 	if herr == nil {
 		rv, err := w.encodeResult(result)
 		if err != nil {
@@ -666,7 +666,7 @@ func (w *Worker) call(ctx context.Context, job *Job) (res any, stack string, err
 	}()
 	res, err = w.h(ctx, job)
 	if err != nil {
-		stack = errorStack(err.Error(), w.h)
+		stack = errorStack(err, w.h)
 	}
 	return res, stack, err
 }
@@ -740,13 +740,21 @@ func (w *Worker) finish(job *Job, token, target, value string, keep *KeepJobs, s
 func (w *Worker) complete(job *Job, token, rv string) (fetchReply, string, bool) {
 	r, next, err := w.finish(job, token, "completed", rv, job.Opts.RemoveOnComplete, "")
 	switch {
-	case errors.Is(err, ErrPendingChildren):
-		// Node turns this refusal into a failure of the job, retried per
-		// its attempts, with the same message.
-		return w.fail(job, token, errors.New("Job "+job.ID+" has pending dependencies. moveToFinished"), "")
-	case errors.Is(err, ErrFailedChildren):
-		return w.fail(job, token, Unrecoverable(errors.New("Cannot complete job "+job.ID+
-			" because it has at least one failed child. moveToFinished")), "")
+	case errors.Is(err, ErrPendingChildren), errors.Is(err, ErrFailedChildren):
+		// Node turns these refusals into a failure of the job (with an
+		// `error` event): pending dependencies is retried per its attempts,
+		// a failed child is unrecoverable.
+		var ferr error
+		if errors.Is(err, ErrPendingChildren) {
+			ferr = errors.New("Job " + job.ID + " has pending dependencies. moveToFinished")
+		} else {
+			ferr = Unrecoverable(errors.New("Cannot complete job " + job.ID +
+				" because it has at least one failed child. moveToFinished"))
+		}
+		w.log.Warn("queue: completion refused; failing the job", slog.String("job", job.ID),
+			slog.String("reason", ferr.Error()))
+		w.emitEvent(WorkerEvent{Type: EventError, JobID: job.ID, Job: job, Err: ferr})
+		return w.fail(job, token, ferr, "")
 	case err != nil:
 		w.finishFailed(job, "complete", err)
 		return fetchReply{}, "", true
@@ -807,7 +815,7 @@ func stacktraceJSON(job *Job, stack string) string {
 func (w *Worker) fail(job *Job, token string, herr error, stack string) (fetchReply, string, bool) {
 	reason := herr.Error()
 	if stack == "" {
-		stack = errorStack(reason, nil)
+		stack = errorStack(herr, nil)
 	}
 	st := stacktraceJSON(job, stack)
 	retry := job.AttemptsMade+1 < job.Opts.Attempts && !errors.Is(herr, ErrUnrecoverable) &&
