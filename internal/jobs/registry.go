@@ -302,6 +302,11 @@ func (r *Registry) Handler(name string) (queue.Handler, error) {
 	}
 	return func(ctx context.Context, j *queue.Job) (any, error) {
 		res, err := s.Run(ctx, j.Data)
+		if errors.Is(err, queue.ErrWorkerClosing) {
+			// Shut down mid-job, even by a handler that ignored its
+			// context: the worker hands the job back untouched.
+			return res, err
+		}
 		if errors.Is(err, ErrInvalidPayload) || errors.Is(err, ErrHandlerPanic) || isAbandoned(err) {
 			return nil, queue.Unrecoverable(err)
 		}
