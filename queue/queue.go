@@ -285,21 +285,36 @@ func (q *Queue) ensureLoaded(ctx context.Context, force bool) error {
 // GetJob reads a job. It returns ErrJobNotFound when the hash does not
 // exist, and the job together with a *MalformedJobError when its hash is
 // garbled.
+//
+// An id that cannot name a job hash (a queue key such as "meta" or
+// "events", a key hanging off a job such as "5:lock", a scheduler's
+// "repeat:<id>") is not read: the answer is ErrJobNotFound. So is a key that
+// is not a hash, or a hash without the timestamp every stored job has.
 func (q *Queue) GetJob(ctx context.Context, id string) (*Job, error) {
+	if !mayBeJobID(id) {
+		return nil, fmt.Errorf("queue: get job %.64q: %w", id, ErrJobNotFound)
+	}
 	h, err := q.c.HGetAll(ctx, q.k.job(id)).Result()
+	if err != nil && redis.HasErrorPrefix(err, "WRONGTYPE") {
+		return nil, fmt.Errorf("queue: get job %.64q: %w (the key is not a job hash)", id, ErrJobNotFound)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("queue: get job %s: %w", id, err)
 	}
-	if len(h) == 0 {
-		return nil, fmt.Errorf("queue: get job %s: %w", id, ErrJobNotFound)
+	if _, ok := h["timestamp"]; !ok {
+		return nil, fmt.Errorf("queue: get job %.64q: %w", id, ErrJobNotFound)
 	}
 	j, err := jobFromHash(id, h)
 	j.q = q
 	return j, err
 }
 
-// GetState answers where job id is, with Node's getJobState names.
+// GetState answers where job id is, with Node's getJobState names. An id
+// that cannot name a job (see GetJob) is "unknown" without a round trip.
 func (q *Queue) GetState(ctx context.Context, id string) (JobState, error) {
+	if !mayBeJobID(id) {
+		return StateUnknown, nil
+	}
 	k := q.k
 	res, err := scriptGetState.run(ctx, q.c, id, []string{k.completed(), k.failed(), k.delayed(), k.prioritized(),
 		k.active(), k.wait(), k.paused(), k.waitingChildren()}, id)
