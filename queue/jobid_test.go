@@ -135,3 +135,28 @@ func TestGetJobNeverReadsQueueKeys(t *testing.T) {
 		}
 	}
 }
+
+// AddWithOutcome tells a new job from an existing custom id and from a
+// deduplicated add (issue 10 item 15: the API must not say "queued" for a
+// job it did not store).
+func TestAddWithOutcome(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for _, tt := range []struct {
+		opts   *AddOptions
+		id     string
+		result AddOutcome
+	}{
+		{&AddOptions{JobID: "order-1"}, "order-1", Added},
+		{&AddOptions{JobID: "order-1"}, "order-1", AddedExisting},
+		// The id counter moves on every add, custom ids included.
+		{&AddOptions{Deduplication: &Deduplication{ID: "d"}}, "3", Added},
+		{&AddOptions{Deduplication: &Deduplication{ID: "d"}}, "3", Deduplicated},
+		{nil, "5", Added},
+	} {
+		j, outcome, err := b.q.AddWithOutcome(b.ctx, "n", map[string]int{"v": 1}, tt.opts)
+		if err != nil || j.ID != tt.id || outcome != tt.result {
+			t.Errorf("%+v: job %+v outcome %v err %v; want %s %v", tt.opts, j, outcome, err, tt.id, tt.result)
+		}
+	}
+}

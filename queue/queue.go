@@ -168,16 +168,29 @@ func (q *Queue) prepare(name string, data any, opts *AddOptions) (*prepared, err
 	}, nil
 }
 
-// addResult decodes addJob's reply: the final id and whether nothing new was
-// stored (1: the custom id existed, 2: deduplicated onto the owner).
-func addResult(res any) (id string, dup bool, err error) {
+// AddOutcome says what an add did.
+type AddOutcome int
+
+const (
+	// Added: a new job was stored.
+	Added AddOutcome = 0
+	// AddedExisting: the custom id existed; nothing was stored or changed
+	// and the id is the existing job's (BullMQ emits `duplicated`).
+	AddedExisting AddOutcome = 1
+	// Deduplicated: another job holds the deduplication id; the id is that
+	// owner's (BullMQ emits `deduplicated`).
+	Deduplicated AddOutcome = 2
+)
+
+// addResult decodes addJob's reply: the final id and what happened.
+func addResult(res any) (id string, outcome AddOutcome, err error) {
 	arr, ok := res.([]any)
 	if !ok || len(arr) != 2 {
-		return "", false, fmt.Errorf("queue: addJob: unexpected reply %T", res)
+		return "", Added, fmt.Errorf("queue: addJob: unexpected reply %T", res)
 	}
 	id, _ = arr[0].(string)
 	n, _ := arr[1].(int64)
-	return id, n != 0, nil
+	return id, AddOutcome(n), nil
 }
 
 // Add stores one job in one round trip and returns it with its final id.
@@ -186,20 +199,28 @@ func addResult(res any) (id string, dup bool, err error) {
 // (AddOptions.Deduplication) returns that owner's id, as BullMQ does; the
 // returned Job then describes the add, not the stored owner.
 func (q *Queue) Add(ctx context.Context, name string, data any, opts *AddOptions) (*Job, error) {
+	j, _, err := q.AddWithOutcome(ctx, name, data, opts)
+	return j, err
+}
+
+// AddWithOutcome is Add that also says whether a new job was stored, or
+// the add was answered with an existing job's id (custom id taken,
+// deduplicated).
+func (q *Queue) AddWithOutcome(ctx context.Context, name string, data any, opts *AddOptions) (*Job, AddOutcome, error) {
 	p, err := q.prepare(name, data, opts)
 	if err != nil {
-		return nil, err
+		return nil, Added, err
 	}
 	res, err := scriptAddJob.run(ctx, q.c, p.job.ID, p.keys, p.args...)
 	if err != nil {
-		return nil, err
+		return nil, Added, err
 	}
-	id, _, err := addResult(res)
+	id, outcome, err := addResult(res)
 	if err != nil {
-		return nil, err
+		return nil, Added, err
 	}
 	p.job.ID = id
-	return p.job, nil
+	return p.job, outcome, nil
 }
 
 // BulkJob is one entry of AddBulk.
