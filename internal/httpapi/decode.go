@@ -80,6 +80,23 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any, max int64) error 
 // Error messages name the key and its path ("data.events[2]") and never
 // contain values.
 func UnmarshalStrict(data []byte, v any) error {
+	if err := CheckKeys(data, v); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return decodeError(err)
+	}
+	return nil
+}
+
+// CheckKeys is UnmarshalStrict without the decoding: data must be one
+// JSON value with no trailing data, no duplicate or case-only-different
+// keys, and keys spelled exactly as the fields of v (a pointer, usually to
+// a struct; nil checks the shape only). Use it where another decoder
+// (e.g. one with its own error mapping) does the decoding afterwards.
+func CheckKeys(data []byte, v any) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return errors.New("the body is empty (want a JSON value)")
 	}
@@ -94,11 +111,6 @@ func UnmarshalStrict(data []byte, v any) error {
 	}
 	if _, err := s.dec.Token(); err != io.EOF {
 		return errors.New("trailing data after the JSON value")
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return decodeError(err)
 	}
 	return nil
 }

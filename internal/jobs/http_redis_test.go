@@ -196,10 +196,18 @@ func TestHTTPEnqueueStrictAndDuplicate(t *testing.T) {
 		{`{"DATA":` + analyticsBatch + `}`, `key \"DATA\" must be spelled \"data\"`},
 		{`{"data":` + analyticsBatch + `,"opts":{"job_id":"a","JOB_ID":"active"}}`, `differ only by case`},
 		{`{"data":{"events":[{"type":"view","video_id":"v","video_id":"w"}]}}`, `duplicate key \"data.events[0].video_id\"`},
+		// A miscased payload field: encoding/json would fill video_id from it.
+		{`{"data":{"events":[{"type":"view","Video_ID":"v"}]}}`, `key \"events[0].Video_ID\" must be spelled \"video_id\"`},
 	} {
 		if r := call(t, srv, "POST", "/api/jobs/analytics", "application/json", tt.body); r.status != 400 || !strings.Contains(r.body, tt.want) {
 			t.Errorf("%.70s: %d %s (want 400 %s)", tt.body, r.status, r.body, tt.want)
 		}
+	}
+	// The worker path checks stored payloads the same way (a job added by
+	// another producer).
+	spec, _ := b.reg.Spec(Analytics)
+	if err := spec.Validate(json.RawMessage(`{"Events":[{"type":"view","video_id":"v"}]}`)); err == nil || !strings.Contains(err.Error(), `must be spelled "events"`) {
+		t.Errorf("Validate miscased: %v", err)
 	}
 	if n := len(keyTypes(t, b)); n != 0 {
 		t.Fatalf("refused requests wrote %d keys", n)
