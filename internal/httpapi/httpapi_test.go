@@ -144,6 +144,7 @@ func TestRoutesAndErrors(t *testing.T) {
 		{"GET", "/api/health", "", 200, `"status":"degraded"`},
 		{"GET", "/nope", "", 404, `{"error":"no such route: GET /nope","status":404}`},
 		{"DELETE", "/api/health", "", 405, `"status":405`},
+		{"GET", "/api//health", "", 200, `"status":"degraded"`}, // ServeMux's clean-path redirect still works
 		{"POST", "/api/echo", `{"text":"a","text":"b"}`, 400, `duplicate key \"text\"`},
 		{"POST", "/api/echo", `{"Text":"a"}`, 400, `key \"Text\" must be spelled \"text\"`},
 	}
