@@ -1,8 +1,10 @@
 // Package httpapi assembles the service's HTTP handler and server: a local
 // ServeMux with method patterns, the health endpoints, admin routes guarded
-// by ADMIN_TOKEN (constant-time), one JSON error format, panic recovery and
-// request logging. Other packages add endpoints through Deps.Routes
-// without editing this package.
+// by ADMIN_TOKEN and service routes (the job API) guarded by
+// JOBS_API_TOKEN or loopback (constant-time), one JSON error format for
+// every answer (unknown routes and 405s included), the strict JSON body
+// decoder (DecodeJSON), panic recovery and request logging. Other packages
+// add endpoints through Deps.Routes without editing this package.
 package httpapi
 
 import (
