@@ -79,7 +79,7 @@ func New(reg *prometheus.Registry, opts *Options) (*Metrics, error) {
 	}
 	m := &Metrics{reg: reg, opts: o}
 	m.enqueued = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "jobs_enqueued_total",
-		Help: "Jobs accepted, by queue and mode (queued: stored in Redis; sync: run in-process because Redis was unavailable)."},
+		Help: "Jobs accepted, by queue and mode (queued: stored in Redis; sync: run in-process because Redis was unavailable; duplicate: the job_id existed, nothing stored)."},
 		[]string{"queue", "mode"})
 	m.completed = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: "jobs_completed_total",
 		Help: "Jobs completed, by queue and mode."}, []string{"queue", "mode"})

@@ -449,15 +449,98 @@ func marshalJSON(v any) ([]byte, error) {
 	return bytes.TrimRight(b.Bytes(), "\n"), nil
 }
 
+// queueKeyNames are the suffixes of the queue-level keys (protocol §2.1,
+// legacy keys included): a job hash is "<prefix>:<queue>:<id>", so a job
+// whose id is one of them would be stored over, or read from, the queue's
+// own key.
+var queueKeyNames = map[string]bool{
+	"wait": true, "paused": true, "active": true, "prioritized": true, "pc": true, "delayed": true,
+	"waiting-children": true, "completed": true, "failed": true, "stalled": true, "stalled-check": true,
+	"limiter": true, "meta": true, "id": true, "events": true, "marker": true, "repeat": true,
+	"priority": true, "delay": true,
+	// Roots of the key families below, reserved with them.
+	"de": true, "dn": true, "metrics": true,
+}
+
+// queueKeyFamilies are the prefixes of the queue-level key families:
+// "de:<dedup id>", "dn:<dedup id>", "repeat:<scheduler id>" and
+// "metrics:completed[:data]", "metrics:failed[:data]".
+var queueKeyFamilies = []string{"de:", "dn:", "repeat:", "metrics:"}
+
+// jobKeySuffixes are the keys hanging off a job hash (protocol §2.2).
+var jobKeySuffixes = []string{":lock", ":logs", ":dependencies", ":processed", ":failed", ":unsuccessful"}
+
+// IsQueueKeyName reports whether id names one of the queue's own keys or
+// key families ("active", "meta", "events", "de:…", "repeat:…", …). Such
+// an id is refused as a custom job id: stored as a job it would overwrite
+// that key and jam the queue. Node BullMQ accepts some of them; this
+// package refuses them on purpose.
+func IsQueueKeyName(id string) bool {
+	if queueKeyNames[id] {
+		return true
+	}
+	for _, p := range queueKeyFamilies {
+		if strings.HasPrefix(id, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// mayBeJobID reports whether "<prefix>:<queue>:<id>" can be a job hash:
+// not a queue-level key, not a key hanging off a job ("5:lock"), and for
+// "repeat:" ids only a scheduler iteration ("repeat:<scheduler id>:<ms>"),
+// never the scheduler's own hash ("repeat:<scheduler id>"). GetJob and
+// GetState answer "not found" for anything else without reading Redis.
+func mayBeJobID(id string) bool {
+	if id == "" {
+		return false
+	}
+	if rest, ok := strings.CutPrefix(id, "repeat:"); ok {
+		return isIterationRest(rest)
+	}
+	if IsQueueKeyName(id) {
+		return false
+	}
+	for _, s := range jobKeySuffixes {
+		if owner, ok := strings.CutSuffix(id, s); ok {
+			// "5:lock" hangs off job 5; "a:b:lock" is a job of its own
+			// (three parts), since no job id has two.
+			if !strings.Contains(owner, ":") || strings.HasPrefix(owner, "repeat:") {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// isIterationRest reports whether rest is "<scheduler id>:<millis>".
+func isIterationRest(rest string) bool {
+	i := strings.LastIndexByte(rest, ':')
+	if i <= 0 || i == len(rest)-1 {
+		return false
+	}
+	for _, r := range rest[i+1:] {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // ValidateJobID applies Node BullMQ's producer rules for custom ids: a
 // canonical integer ("123", "-1", "0") is refused, as are "0:…" ids and ids
-// whose ':'-separated parts are not exactly three.
+// whose ':'-separated parts are not exactly three. It also refuses, unlike
+// Node, ids that name one of the queue's own keys (see IsQueueKeyName).
 func ValidateJobID(id string) error {
 	if id == "" {
 		return nil
 	}
 	if len(id) > 1024 {
 		return optErr("JobID", "longer than 1024 bytes")
+	}
+	if IsQueueKeyName(id) {
+		return optErr("JobID", "%q names one of the queue's own keys (reserved: wait, active, meta, events, id, …, and ids starting with de:, dn:, repeat:, metrics:)", id)
 	}
 	if jsParseIntRoundTrips(id) {
 		return optErr("JobID", "custom ids cannot be integers (%q)", id)

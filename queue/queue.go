@@ -168,16 +168,29 @@ func (q *Queue) prepare(name string, data any, opts *AddOptions) (*prepared, err
 	}, nil
 }
 
-// addResult decodes addJob's reply: the final id and whether nothing new was
-// stored (1: the custom id existed, 2: deduplicated onto the owner).
-func addResult(res any) (id string, dup bool, err error) {
+// AddOutcome says what an add did.
+type AddOutcome int
+
+const (
+	// Added: a new job was stored.
+	Added AddOutcome = 0
+	// AddedExisting: the custom id existed; nothing was stored or changed
+	// and the id is the existing job's (BullMQ emits `duplicated`).
+	AddedExisting AddOutcome = 1
+	// Deduplicated: another job holds the deduplication id; the id is that
+	// owner's (BullMQ emits `deduplicated`).
+	Deduplicated AddOutcome = 2
+)
+
+// addResult decodes addJob's reply: the final id and what happened.
+func addResult(res any) (id string, outcome AddOutcome, err error) {
 	arr, ok := res.([]any)
 	if !ok || len(arr) != 2 {
-		return "", false, fmt.Errorf("queue: addJob: unexpected reply %T", res)
+		return "", Added, fmt.Errorf("queue: addJob: unexpected reply %T", res)
 	}
 	id, _ = arr[0].(string)
 	n, _ := arr[1].(int64)
-	return id, n != 0, nil
+	return id, AddOutcome(n), nil
 }
 
 // Add stores one job in one round trip and returns it with its final id.
@@ -186,20 +199,28 @@ func addResult(res any) (id string, dup bool, err error) {
 // (AddOptions.Deduplication) returns that owner's id, as BullMQ does; the
 // returned Job then describes the add, not the stored owner.
 func (q *Queue) Add(ctx context.Context, name string, data any, opts *AddOptions) (*Job, error) {
+	j, _, err := q.AddWithOutcome(ctx, name, data, opts)
+	return j, err
+}
+
+// AddWithOutcome is Add that also says whether a new job was stored, or
+// the add was answered with an existing job's id (custom id taken,
+// deduplicated).
+func (q *Queue) AddWithOutcome(ctx context.Context, name string, data any, opts *AddOptions) (*Job, AddOutcome, error) {
 	p, err := q.prepare(name, data, opts)
 	if err != nil {
-		return nil, err
+		return nil, Added, err
 	}
 	res, err := scriptAddJob.run(ctx, q.c, p.job.ID, p.keys, p.args...)
 	if err != nil {
-		return nil, err
+		return nil, Added, err
 	}
-	id, _, err := addResult(res)
+	id, outcome, err := addResult(res)
 	if err != nil {
-		return nil, err
+		return nil, Added, err
 	}
 	p.job.ID = id
-	return p.job, nil
+	return p.job, outcome, nil
 }
 
 // BulkJob is one entry of AddBulk.
@@ -285,21 +306,36 @@ func (q *Queue) ensureLoaded(ctx context.Context, force bool) error {
 // GetJob reads a job. It returns ErrJobNotFound when the hash does not
 // exist, and the job together with a *MalformedJobError when its hash is
 // garbled.
+//
+// An id that cannot name a job hash (a queue key such as "meta" or
+// "events", a key hanging off a job such as "5:lock", a scheduler's
+// "repeat:<id>") is not read: the answer is ErrJobNotFound. So is a key that
+// is not a hash, or a hash without the timestamp every stored job has.
 func (q *Queue) GetJob(ctx context.Context, id string) (*Job, error) {
+	if !mayBeJobID(id) {
+		return nil, fmt.Errorf("queue: get job %.64q: %w", id, ErrJobNotFound)
+	}
 	h, err := q.c.HGetAll(ctx, q.k.job(id)).Result()
+	if err != nil && redis.HasErrorPrefix(err, "WRONGTYPE") {
+		return nil, fmt.Errorf("queue: get job %.64q: %w (the key is not a job hash)", id, ErrJobNotFound)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("queue: get job %s: %w", id, err)
 	}
-	if len(h) == 0 {
-		return nil, fmt.Errorf("queue: get job %s: %w", id, ErrJobNotFound)
+	if _, ok := h["timestamp"]; !ok {
+		return nil, fmt.Errorf("queue: get job %.64q: %w", id, ErrJobNotFound)
 	}
 	j, err := jobFromHash(id, h)
 	j.q = q
 	return j, err
 }
 
-// GetState answers where job id is, with Node's getJobState names.
+// GetState answers where job id is, with Node's getJobState names. An id
+// that cannot name a job (see GetJob) is "unknown" without a round trip.
 func (q *Queue) GetState(ctx context.Context, id string) (JobState, error) {
+	if !mayBeJobID(id) {
+		return StateUnknown, nil
+	}
 	k := q.k
 	res, err := scriptGetState.run(ctx, q.c, id, []string{k.completed(), k.failed(), k.delayed(), k.prioritized(),
 		k.active(), k.wait(), k.paused(), k.waitingChildren()}, id)

@@ -98,7 +98,8 @@ func serve(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	handler, err := httpapi.NewHandler(httpapi.Deps{Logger: logger, Health: checker, AdminToken: cfg.AdminToken, Routes: a.routes})
+	handler, err := httpapi.NewHandler(httpapi.Deps{Logger: logger, Health: checker, AdminToken: cfg.AdminToken, Routes: a.routes,
+		ServiceToken: cfg.JobsAPI.Token, ServiceAuth: cfg.JobsAPI.Auth})
 	if err != nil {
 		return err
 	}
@@ -140,7 +141,8 @@ func serve(ctx context.Context, e *env, args []string) error {
 	srv := httpapi.NewServer(cfg.HTTP.Addr(), handler, &httpapi.ServerOptions{Logger: logger})
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	logger.Info("HTTP API listening", "addr", ln.Addr().String(), "redis", conn.Target())
+	logger.Info("HTTP API listening", "addr", ln.Addr().String(), "redis", conn.Target(), "jobs_api_auth", cfg.JobsAPI.Auth,
+		"jobs_api_token", cfg.JobsAPI.Token.IsSet())
 
 	var serveErr error
 	select {

@@ -26,6 +26,9 @@ func (s *served) call(t *testing.T, method, path, body, token string) (int, stri
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	client := http.Client{Timeout: 40 * time.Second}
 	resp, err := client.Do(req)
 	if err != nil {

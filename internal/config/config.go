@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -58,6 +59,8 @@ type Config struct {
 	Database    Database
 	Workers     Workers
 	Shutdown    Shutdown
+	// JobsAPI is how the job API (/api/jobs/*) authenticates clients.
+	JobsAPI JobsAPI
 	// Notices are warnings about the configuration that do not stop the
 	// service, for example "REDIS_URL and REDIS_HOST are both set". They
 	// never contain a secret. serve logs them at startup.
@@ -69,10 +72,35 @@ type HTTP struct {
 	// Port is the TCP port (PORT). 0 asks the kernel for a free port.
 	// Defaults to 5000.
 	Port int
+	// Host is the address to bind (HOST): an IP address ("127.0.0.1",
+	// "::1", "10.0.0.5") or a host name; empty binds every interface.
+	// Defaults to "" (every interface, as containers need).
+	Host string
 }
 
-// Addr is ":<port>".
-func (h HTTP) Addr() string { return ":" + strconv.Itoa(h.Port) }
+// Addr is "<host>:<port>" (":<port>" when Host is empty).
+func (h HTTP) Addr() string { return net.JoinHostPort(h.Host, strconv.Itoa(h.Port)) }
+
+// Job API authentication modes (JOBS_API_AUTH).
+const (
+	// JobsAuthLoopback: a token, or a direct loopback client.
+	JobsAuthLoopback = "loopback"
+	// JobsAuthToken: a token on every request.
+	JobsAuthToken = "token"
+	// JobsAuthNone: no check (an authenticating gateway in front).
+	JobsAuthNone = "none"
+)
+
+// JobsAPI is the job API's authentication.
+type JobsAPI struct {
+	// Token (JOBS_API_TOKEN) is the service token clients send as
+	// "Authorization: Bearer <token>"; ADMIN_TOKEN is accepted too.
+	// Defaults to "" (only ADMIN_TOKEN, or loopback clients).
+	Token Secret
+	// Auth (JOBS_API_AUTH) is "loopback", "token" or "none". Defaults to
+	// "loopback": clients other than a direct loopback one need a token.
+	Auth string
+}
 
 // Log is the logging configuration.
 type Log struct {
@@ -167,6 +195,8 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.Workers.LockDuration, c.Workers.StalledInterval = l.locks()
 	c.Shutdown.Drain = l.durationIn("SHUTDOWN_DRAIN", DefaultShutdownDrain, 0, 5*time.Minute)
 	c.Shutdown.Timeout = l.durationIn("SHUTDOWN_TIMEOUT", DefaultShutdownTimeout, 100*time.Millisecond, time.Hour)
+	c.HTTP.Host = l.host("HOST")
+	c.JobsAPI = l.jobsAPI(c.AdminToken)
 	c.Notices = l.notices
 	if len(l.errs) > 0 {
 		return nil, errors.Join(l.errs...)
@@ -447,4 +477,48 @@ func (l *loader) database() Database {
 	}
 	d.Addr = net.JoinHostPort(host, port)
 	return d
+}
+
+// host validates a bind address: an IP (IPv6 with or without brackets) or
+// a host name, without a port.
+func (l *loader) host(name string) string {
+	v := l.get(name)
+	if v == "" {
+		return ""
+	}
+	if strings.HasPrefix(v, "[") && strings.HasSuffix(v, "]") {
+		v = v[1 : len(v)-1]
+	}
+	if _, err := netip.ParseAddr(v); err == nil {
+		return v
+	}
+	if strings.Contains(v, ":") {
+		l.fail(name, "must be an IP address or a host name without a port (set the port with PORT), got %s", shortQuote(v))
+		return ""
+	}
+	badChar := func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-')
+	}
+	if len(v) > 253 || strings.ContainsFunc(v, badChar) {
+		l.fail(name, "must be an IP address or a host name, got %s", shortQuote(v))
+		return ""
+	}
+	return v
+}
+
+func (l *loader) jobsAPI(admin Secret) JobsAPI {
+	j := JobsAPI{
+		Token: Secret(l.get("JOBS_API_TOKEN")),
+		Auth:  l.enum("JOBS_API_AUTH", JobsAuthLoopback, JobsAuthLoopback, JobsAuthToken, JobsAuthNone),
+	}
+	if j.Token.IsSet() && len(j.Token) < 16 {
+		l.notice("JOBS_API_TOKEN is shorter than 16 characters: use a long random token")
+	}
+	if j.Auth == JobsAuthToken && !j.Token.IsSet() && !admin.IsSet() {
+		l.fail("JOBS_API_AUTH", "is token but neither JOBS_API_TOKEN nor ADMIN_TOKEN is set")
+	}
+	if j.Auth == JobsAuthNone {
+		l.notice("JOBS_API_AUTH=none: the job API (/api/jobs/*) accepts every client; put an authenticating proxy in front")
+	}
+	return j
 }

@@ -79,28 +79,3 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
-
-// DefaultMaxBody is DecodeJSON's body limit when max <= 0.
-const DefaultMaxBody = 1 << 20
-
-// DecodeJSON reads one JSON value from r's body into v: at most max bytes
-// (DefaultMaxBody when max <= 0), unknown fields rejected, trailing data
-// rejected. Failures are *Error with status 400 or 413.
-func DecodeJSON(w http.ResponseWriter, r *http.Request, v any, max int64) error {
-	if max <= 0 {
-		max = DefaultMaxBody
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, max))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return Errorf(http.StatusRequestEntityTooLarge, "request body larger than %d bytes", max)
-		}
-		return &Error{Status: http.StatusBadRequest, Message: "invalid JSON body: " + err.Error()}
-	}
-	if dec.More() {
-		return Errorf(http.StatusBadRequest, "invalid JSON body: more than one value")
-	}
-	return nil
-}

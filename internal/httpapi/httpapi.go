@@ -1,8 +1,10 @@
 // Package httpapi assembles the service's HTTP handler and server: a local
 // ServeMux with method patterns, the health endpoints, admin routes guarded
-// by ADMIN_TOKEN (constant-time), one JSON error format, panic recovery and
-// request logging. Other packages add endpoints through Deps.Routes
-// without editing this package.
+// by ADMIN_TOKEN and service routes (the job API) guarded by
+// JOBS_API_TOKEN or loopback (constant-time), one JSON error format for
+// every answer (unknown routes and 405s included), the strict JSON body
+// decoder (DecodeJSON), panic recovery and request logging. Other packages
+// add endpoints through Deps.Routes without editing this package.
 package httpapi
 
 import (
@@ -11,7 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -30,6 +34,10 @@ type Route struct {
 	// Admin requires "Authorization: Bearer <ADMIN_TOKEN>"; with no token
 	// configured the route answers 503 "ADMIN_TOKEN not set".
 	Admin bool
+	// Service requires a service credential per Deps.ServiceAuth (the job
+	// API): "Authorization: Bearer <JOBS_API_TOKEN or ADMIN_TOKEN>", or, in
+	// mode "loopback", a direct loopback client. Ignored when Admin is set.
+	Service bool
 }
 
 // Deps are what the handler is built from.
@@ -38,8 +46,14 @@ type Deps struct {
 	Logger *slog.Logger
 	// Health serves /api/health, /livez and /readyz. Required.
 	Health *health.Checker
-	// AdminToken guards Admin routes.
+	// AdminToken guards Admin routes; it is accepted on Service routes too.
 	AdminToken config.Secret
+	// ServiceToken (JOBS_API_TOKEN) guards Service routes.
+	ServiceToken config.Secret
+	// ServiceAuth is how Service routes authenticate (JOBS_API_AUTH):
+	// "loopback" (a token, or a direct loopback client), "token" (a token
+	// always) or "none" (no check). Defaults to "loopback".
+	ServiceAuth string
 	// Routes are extra endpoints, mounted in order.
 	Routes []Route
 }
@@ -52,6 +66,13 @@ func NewHandler(d Deps) (http.Handler, error) {
 	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	switch d.ServiceAuth {
+	case "":
+		d.ServiceAuth = config.JobsAuthLoopback
+	case config.JobsAuthLoopback, config.JobsAuthToken, config.JobsAuthNone:
+	default:
+		return nil, fmt.Errorf("httpapi: Deps.ServiceAuth %q is not one of loopback, token, none", d.ServiceAuth)
 	}
 	mux := http.NewServeMux()
 	routes := append([]Route{
@@ -69,12 +90,70 @@ func NewHandler(d Deps) (http.Handler, error) {
 		h := rt.Handler
 		if rt.Admin {
 			h = requireAdmin(d.AdminToken, h)
+		} else if rt.Service {
+			h = requireService(d.ServiceAuth, d.ServiceToken, d.AdminToken, h)
 		}
 		if err := register(mux, rt.Pattern, h); err != nil {
 			return nil, err
 		}
 	}
-	return recoverer(d.Logger, logRequests(d.Logger, mux)), nil
+	return recoverer(d.Logger, logRequests(d.Logger, jsonMuxErrors(mux))), nil
+}
+
+// jsonMuxErrors answers the mux's own errors (no route: 404; a route for
+// another method: 405 with Allow) in the API's JSON error format instead
+// of ServeMux's plain text. Matched routes and redirects pass through.
+func jsonMuxErrors(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		// Let ServeMux decide (and set Allow), keep only its status.
+		rec := &headerOnly{h: http.Header{}}
+		h.ServeHTTP(rec, r)
+		if rec.status < 400 {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		msg := strings.ToLower(http.StatusText(rec.status))
+		switch rec.status {
+		case http.StatusNotFound:
+			msg = "no such route: " + r.Method + " " + truncate(r.URL.Path, 200)
+		case http.StatusMethodNotAllowed:
+			allow := rec.h.Get("Allow")
+			w.Header().Set("Allow", allow)
+			msg = "method " + truncate(r.Method, 20) + " not allowed (allowed: " + allow + ")"
+		}
+		WriteError(w, rec.status, msg)
+	})
+}
+
+// headerOnly records a status and headers and drops the body.
+type headerOnly struct {
+	h      http.Header
+	status int
+}
+
+func (h *headerOnly) Header() http.Header { return h.h }
+func (h *headerOnly) Write(b []byte) (int, error) {
+	if h.status == 0 {
+		h.status = http.StatusOK
+	}
+	return len(b), nil
+}
+func (h *headerOnly) WriteHeader(code int) {
+	if h.status == 0 {
+		h.status = code
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // register turns ServeMux's panic on a conflicting pattern into an error.
@@ -107,6 +186,67 @@ func requireAdmin(token config.Secret, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// requireService guards the job API. A request passes when it carries
+// "Authorization: Bearer <token>" equal (constant time) to the service
+// token or the admin token; in mode "loopback" also when it comes straight
+// from a loopback address with no Authorization header and no proxy
+// header (Forwarded, X-Forwarded-For, X-Real-IP: a reverse proxy on the
+// same host would otherwise make every client look local). A wrong token
+// is refused even from loopback. Mode "none" checks nothing.
+func requireService(mode string, service, admin config.Secret, next http.Handler) http.Handler {
+	if mode == config.JobsAuthNone {
+		return next
+	}
+	var wants [][32]byte
+	for _, s := range []config.Secret{service, admin} {
+		if s.IsSet() {
+			wants = append(wants, sha256.Sum256([]byte(s.Reveal())))
+		}
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		auth := r.Header.Get("Authorization")
+		if auth == "" && mode == config.JobsAuthLoopback && directLoopback(r) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		scheme, got, ok := strings.Cut(auth, " ")
+		gotSum := sha256.Sum256([]byte(strings.TrimSpace(got)))
+		match := 0
+		for _, want := range wants {
+			match |= subtle.ConstantTimeCompare(gotSum[:], want[:])
+		}
+		if !ok || !strings.EqualFold(scheme, "Bearer") || match != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="zyeute jobs"`)
+			switch {
+			case len(wants) == 0 && mode == config.JobsAuthLoopback:
+				WriteError(w, http.StatusForbidden, "the job API answers loopback clients only: JOBS_API_TOKEN not set")
+			case len(wants) == 0:
+				WriteError(w, http.StatusServiceUnavailable, "JOBS_API_TOKEN not set")
+			default:
+				WriteError(w, http.StatusUnauthorized, "missing or invalid job API token (Authorization: Bearer <JOBS_API_TOKEN>)")
+			}
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// directLoopback reports a client connected from a loopback address with
+// no sign of a proxy in between.
+func directLoopback(r *http.Request) bool {
+	for _, h := range []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-Ip"} {
+		if _, ok := r.Header[h]; ok {
+			return false
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 type statusRecorder struct {

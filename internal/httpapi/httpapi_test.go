@@ -44,6 +44,9 @@ func do(t *testing.T, method, url, auth string, body io.Reader) (int, string, ht
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -130,16 +133,20 @@ func TestRoutesAndErrors(t *testing.T) {
 		{"POST", "/api/echo", `{"text":"salut"}`, 200, `"text":"salut"`},
 		{"POST", "/api/echo", `{"text":"salut","extra":1}`, 400, "unknown field"},
 		{"POST", "/api/echo", `{"text":`, 400, "invalid JSON"},
-		{"POST", "/api/echo", `{"text":"a"} {"text":"b"}`, 400, "more than one value"},
+		{"POST", "/api/echo", `{"text":"a"} {"text":"b"}`, 400, "trailing data after the JSON value"},
 		{"POST", "/api/echo", `{"text":"` + strings.Repeat("x", 100) + `"}`, 413, "larger than 64 bytes"},
-		{"GET", "/api/echo", "", 405, ""},
+		{"GET", "/api/echo", "", 405, `{"error":"method GET not allowed (allowed: POST)","status":405}`},
 		{"GET", "/api/fail", "", 500, `{"error":"internal error","status":500}`},
 		{"GET", "/api/teapot", "", 418, `{"error":"short and stout","status":418}`},
 		{"GET", "/api/panic", "", 500, `"internal error"`},
 		{"GET", "/livez", "", 200, "ok"},
 		{"GET", "/readyz", "", 200, "ok"},
 		{"GET", "/api/health", "", 200, `"status":"degraded"`},
-		{"GET", "/nope", "", 404, ""},
+		{"GET", "/nope", "", 404, `{"error":"no such route: GET /nope","status":404}`},
+		{"DELETE", "/api/health", "", 405, `"status":405`},
+		{"GET", "/api//health", "", 200, `"status":"degraded"`}, // ServeMux's clean-path redirect still works
+		{"POST", "/api/echo", `{"text":"a","text":"b"}`, 400, `duplicate key \"text\"`},
+		{"POST", "/api/echo", `{"Text":"a"}`, 400, `key \"Text\" must be spelled \"text\"`},
 	}
 	for _, c := range cases {
 		code, body, _ := do(t, c.method, srv.URL+c.path, "", strings.NewReader(c.body))

@@ -45,7 +45,9 @@ type Redis interface {
 // Observer is told about jobs, for metrics. Methods must be quick and safe
 // for concurrent use.
 type Observer interface {
-	// JobEnqueued: a job was accepted, in mode "queued" or "sync".
+	// JobEnqueued: a job was accepted, in mode "queued" or "sync"; mode
+	// "duplicate" counts adds answered with an existing job (custom id
+	// already taken), nothing stored.
 	JobEnqueued(queue, mode string)
 	// JobRun: one handler attempt took d and returned err.
 	JobRun(queue, mode string, d time.Duration, err error)
@@ -116,6 +118,10 @@ type Result struct {
 	// DelayIgnored is true when a delay was asked for but the job ran at
 	// once (sync mode).
 	DelayIgnored bool `json:"delay_ignored,omitempty"`
+	// Duplicate is true when the custom job id was already taken: nothing
+	// was stored, ID and State are the existing job's (queued mode).
+	Duplicate bool   `json:"duplicate,omitempty"`
+	State     string `json:"state,omitempty"`
 }
 
 // JobFailedError is a synchronous run that failed for good.
@@ -266,14 +272,13 @@ func (d *Dispatcher) Enqueue(ctx context.Context, queueName, name string, data j
 	}
 	if d.available() {
 		actx, cancel := context.WithTimeout(ctx, d.cfg.AddTimeout)
-		job, err := d.queues[queueName].Add(actx, name, data, ao)
+		job, outcome, err := d.queues[queueName].AddWithOutcome(actx, name, data, ao)
 		cancel()
 		if err == nil {
 			if d.degraded.CompareAndSwap(true, false) {
 				d.log.Info("[Jobs] Redis available again: jobs are queued")
 			}
-			d.obs.JobEnqueued(queueName, string(ModeQueued))
-			return &Result{Queue: queueName, Name: name, Mode: ModeQueued, ID: job.ID}, nil
+			return d.queuedResult(ctx, queueName, name, job.ID, outcome), nil
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

@@ -34,14 +34,15 @@ type EnqueueRequestOpts struct {
 }
 
 // Routes are the job endpoints: POST /api/jobs/{queue}, GET
-// /api/jobs/{queue}/{id} and, when st is not nil, the admin route GET
-// /api/admin/queue/stats.
+// /api/jobs/{queue}/{id} (Service routes: JOBS_API_TOKEN, ADMIN_TOKEN or a
+// loopback client, see httpapi.Route) and, when st is not nil, the admin
+// route GET /api/admin/queue/stats.
 func Routes(d *Dispatcher, st *Stats, logger *slog.Logger) []httpapi.Route {
 	rs := []httpapi.Route{
-		{Pattern: "POST /api/jobs/{queue}", Handler: httpapi.Handle(logger, func(w http.ResponseWriter, r *http.Request) error {
+		{Pattern: "POST /api/jobs/{queue}", Service: true, Handler: httpapi.Handle(logger, func(w http.ResponseWriter, r *http.Request) error {
 			return enqueueHandler(d, w, r)
 		})},
-		{Pattern: "GET /api/jobs/{queue}/{id}", Handler: httpapi.Handle(logger, func(w http.ResponseWriter, r *http.Request) error {
+		{Pattern: "GET /api/jobs/{queue}/{id}", Service: true, Handler: httpapi.Handle(logger, func(w http.ResponseWriter, r *http.Request) error {
 			info, err := d.Job(r.Context(), r.PathValue("queue"), r.PathValue("id"))
 			if errors.Is(err, ErrRedisUnavailable) {
 				// Expected in degraded mode: answer without an error log line.
@@ -96,8 +97,10 @@ func enqueueHandler(d *Dispatcher, w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return httpError(err)
 	}
+	// 202: stored, a worker will run it. 200: ran now (sync mode), or the
+	// custom job_id was already taken and nothing was stored (duplicate).
 	status := http.StatusOK
-	if res.Mode == ModeQueued {
+	if res.Mode == ModeQueued && !res.Duplicate {
 		status = http.StatusAccepted
 	}
 	httpapi.WriteJSON(w, status, res)

@@ -21,6 +21,7 @@ func TestHTTPRoutesDegraded(t *testing.T) {
 	defer srv.Close()
 	do := func(method, path, body string) (int, string) {
 		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -38,6 +39,7 @@ func TestHTTPRoutesDegraded(t *testing.T) {
 		{"POST", "/api/jobs/analytics", `{"data":` + analyticsBatch + `}`, 200, `"mode":"sync"`},
 		{"POST", "/api/jobs/analytics", `{"name":"n","data":` + analyticsBatch + `,"opts":{"attempts":2,"delay_ms":10}}`, 200, `"delay_ignored":true`},
 		{"POST", "/api/jobs/analytics", `{"data":` + analyticsBatch + `,"extra":1}`, 400, `unknown field \"extra\"`},
+		{"POST", "/api/jobs/analytics", `{"data":` + analyticsBatch + `,"opts":{"job_id":"active"}}`, 400, `opts.job_id: \"active\" names one of the queue's own keys`},
 		{"POST", "/api/jobs/analytics", `{"data":` + analyticsBatch + `,"opts":{"retries":1}}`, 400, `unknown field \"retries\"`},
 		{"POST", "/api/jobs/analytics", `{"data":{"events":[{"type":"view","video_id":""}]}}`, 400, `field events[0].video_id: is required`},
 		{"POST", "/api/jobs/analytics", `{"data":` + analyticsBatch + `,"opts":{"delay_ms":-1}}`, 400, `opts.delay_ms`},

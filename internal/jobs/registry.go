@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zyeute/zyeute-redis/internal/httpapi"
 	"github.com/zyeute/zyeute-redis/queue"
 )
 
@@ -147,6 +148,11 @@ func decodeStrict[P any](data json.RawMessage, check func(*P) error) (*P, error)
 	}
 	if dec.More() {
 		return nil, fieldError("", "data holds more than one JSON value")
+	}
+	// Duplicate keys, keys differing only by case, miscased field names:
+	// encoding/json accepts them, a Node worker would read them otherwise.
+	if err := httpapi.CheckKeys(trimmed, p); err != nil {
+		return nil, fieldError("", "%v", err)
 	}
 	if err := check(p); err != nil {
 		return nil, err
