@@ -219,7 +219,7 @@ func TestDashboardInBrowser(t *testing.T) {
 // goes away it shows the fetch error and keeps polling.
 func TestDashboardTokenNotSet(t *testing.T) {
 	t.Parallel()
-	b := browsertest.Start(t, &browsertest.Options{Timeout: 30 * time.Second})
+	b := browsertest.Start(t, &browsertest.Options{Timeout: 90 * time.Second})
 	s := startServe(t, map[string]string{"WORKERS": "false"})
 	tab := b.Ctx
 	if err := chromedp.Do(tab, chromedp.Navigate(s.base+"/admin/")); err != nil {
