@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // full selects the full suite (CHAOS_FULL=1, `make chaos`).
@@ -347,6 +349,50 @@ func (l *ledger) update() {
 	}
 }
 
+// reconcile asks Redis about ids whose completion the ledger has not seen
+// (a process killed between Redis recording the completion and the log
+// line): each one found in the completed set counts as completed, with
+// proc "redis". Call it right after a kill, before newer completions push
+// them out of the kept-completed window (1000 per queue).
+func (l *ledger) reconcile(rdb *redis.Client, ids []string) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	found := 0
+	for _, id := range ids {
+		if len(l.completions(id)) > 0 {
+			continue
+		}
+		if _, err := rdb.ZScore(ctx, prefix+":"+queueName+":completed", id).Result(); err == nil {
+			l.mu.Lock()
+			l.complete[id] = append(l.complete[id], run{time.Now(), "redis"})
+			l.mu.Unlock()
+			found++
+		}
+	}
+	return found
+}
+
+// startedNotCompleted lists the jobs started (by proc name, "" for any)
+// with no completion seen.
+func (l *ledger) startedNotCompleted(procName string) []string {
+	l.update()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var ids []string
+	for id, rs := range l.started {
+		if len(l.complete[id]) > 0 {
+			continue
+		}
+		for _, r := range rs {
+			if procName == "" || r.proc == procName {
+				ids = append(ids, id)
+				break
+			}
+		}
+	}
+	return ids
+}
+
 func (l *ledger) runs(id string) []run {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -497,6 +543,7 @@ type tally struct {
 	Rejected   int // answered with another status
 	Recovery   string
 	Note       string
+	ErrSample  string // the first transport error
 }
 
 // count tallies the outcomes against the ledger. lost and dup list the ids.
@@ -512,6 +559,9 @@ func count(fault string, outs []*outcome, lg *ledger) (tally, []string, []string
 		switch {
 		case o.err != nil:
 			tl.ConnErrors++
+			if tl.ErrSample == "" {
+				tl.ErrSample = o.err.Error()
+			}
 		case !o.accepted():
 			tl.Rejected++
 		}
@@ -561,8 +611,8 @@ var (
 )
 
 func record(t *testing.T, tl tally) {
-	t.Logf("%s: submitted %d, accepted %d (inline %d), completed %d, lost %d, duplicated %d (+%d runs), conn errors %d, rejected %d, recovery %s; %s",
-		tl.Fault, tl.Submitted, tl.Accepted, tl.Sync, tl.Completed, tl.Lost, tl.Duplicated, tl.ExtraRuns, tl.ConnErrors, tl.Rejected, tl.Recovery, tl.Note)
+	t.Logf("%s: submitted %d, accepted %d (inline %d), completed %d, lost %d, duplicated %d (+%d runs), conn errors %d %s, rejected %d, recovery %s; %s",
+		tl.Fault, tl.Submitted, tl.Accepted, tl.Sync, tl.Completed, tl.Lost, tl.Duplicated, tl.ExtraRuns, tl.ConnErrors, tl.ErrSample, tl.Rejected, tl.Recovery, tl.Note)
 	rowsMu.Lock()
 	rows = append(rows, tl)
 	rowsMu.Unlock()
