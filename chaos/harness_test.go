@@ -638,6 +638,9 @@ func printTable(w io.Writer) {
 }
 
 func ms(d time.Duration) string {
+	if d < time.Second {
+		return strconv.FormatInt(d.Milliseconds(), 10) + " ms"
+	}
 	return strconv.FormatFloat(d.Seconds(), 'f', 2, 64) + " s"
 }
 
