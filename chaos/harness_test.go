@@ -520,13 +520,6 @@ func (l *load) post(o *outcome, i int) {
 	o.mode, o.duplicate = r.Mode, r.Duplicate
 }
 
-// snapshot returns the outcomes so far (for use while run is going).
-func (l *load) snapshot() []*outcome {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]*outcome(nil), l.outs...)
-}
-
 // ---------------------------------------------------------------- counting
 
 // tally is one row of the table.

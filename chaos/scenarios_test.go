@@ -503,10 +503,9 @@ func TestRedisPauseAndSlowNetwork(t *testing.T) {
 	go func() { outs = ld.run(); close(loadDone) }()
 
 	type window struct {
-		name       string
-		from, to   time.Time
-		fault      string
-		firstQueue time.Duration
+		name     string
+		from, to time.Time
+		fault    string
 	}
 	var wins []*window
 	time.Sleep(gap)
