@@ -88,6 +88,7 @@ func FuzzEnqueueRequest(f *testing.F) {
 		queue := names[int(q)%len(names)]
 		req := httptest.NewRequest(http.MethodPost, "/api/jobs/"+queue, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
+		req.RemoteAddr = "127.0.0.1:40000" // a loopback client: no credential needed
 		w := httptest.NewRecorder()
 		mux.ServeHTTP(w, req)
 		switch w.Code {
