@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help run build test lint interop bench bench-go deps
+.PHONY: help run build test lint interop bench bench-go deps chaos fuzz-short
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -23,6 +23,15 @@ test: deps ## run every test (real redis-server, Node bullmq, chromium) with -ra
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 	cd bench && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 10m ./...
+	$(MAKE) fuzz-short
+
+chaos: deps ## full chaos suite: real binary, Redis/worker kills, SIGTERM, pause, slow network (~5-8 min; see RELIABILITY.md)
+	CHAOS_FULL=1 $(GO) test -count=1 -timeout 20m -v ./chaos/
+
+fuzz-short: ## run each HTTP request-decoder fuzz target for 10 s
+	$(GO) test -run '^$$' -fuzz '^FuzzEnqueueRequest$$' -fuzztime 10s ./internal/jobs/
+	$(GO) test -run '^$$' -fuzz '^FuzzPayloadValidate$$' -fuzztime 10s ./internal/jobs/
+	$(GO) test -run '^$$' -fuzz '^FuzzModerationRequest$$' -fuzztime 10s ./moderation/
 
 interop: deps ## run only the Node BullMQ interop suite
 	$(GO) test -race -count=1 -v ./interop/...

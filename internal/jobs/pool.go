@@ -141,9 +141,15 @@ func NewPool(c redis.UniversalClient, reg *Registry, cfg *PoolConfig) (*Pool, er
 		wo.Prefix, wo.Name, wo.Concurrency, wo.Logger = pc.Prefix, pc.Name, pc.Concurrency, pc.Logger
 		wo.RemoveOnComplete, wo.RemoveOnFail = queue.KeepLast(DefaultKeepComplete), queue.KeepLast(DefaultKeepFailed)
 		qn := name
+		log := pc.Logger
 		wo.OnEvent = func(ev queue.WorkerEvent) {
 			switch ev.Type {
+			case queue.EventActive:
+				// One line per handler run (debug): the chaos suite counts
+				// executions per job from these, outside Redis.
+				log.Debug("[Jobs] job started", "queue", qn, "id", ev.JobID)
 			case queue.EventCompleted:
+				log.Debug("[Jobs] job completed", "queue", qn, "id", ev.JobID)
 				obs.JobFinished(qn, string(ModeQueued), "completed")
 			case queue.EventFailed:
 				obs.JobFinished(qn, string(ModeQueued), "failed")
