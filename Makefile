@@ -32,6 +32,7 @@ fuzz-short: ## run each HTTP request-decoder fuzz target for 10 s
 	$(GO) test -run '^$$' -fuzz '^FuzzEnqueueRequest$$' -fuzztime 10s ./internal/jobs/
 	$(GO) test -run '^$$' -fuzz '^FuzzPayloadValidate$$' -fuzztime 10s ./internal/jobs/
 	$(GO) test -run '^$$' -fuzz '^FuzzModerationRequest$$' -fuzztime 10s ./moderation/
+	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshalStrict$$' -fuzztime 10s -fuzzminimizetime 200x ./internal/httpapi/
 
 interop: deps ## run only the Node BullMQ interop suite
 	$(GO) test -race -count=1 -v ./interop/...

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/zyeute/zyeute-redis/health"
@@ -138,6 +139,18 @@ func serve(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
+	// During the drain window every response asks its client to close the
+	// connection, one response at a time. (SetKeepAlivesEnabled(false)
+	// would close idle keep-alive connections at once, racing requests a
+	// client is already sending on them: EOFs instead of answers.)
+	var draining atomic.Bool
+	inner := handler
+	handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		inner.ServeHTTP(w, r)
+	})
 	srv := httpapi.NewServer(cfg.HTTP.Addr(), handler, &httpapi.ServerOptions{Logger: logger})
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -156,7 +169,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 		// Drain window: /readyz answers 503 while every other request is
 		// still served, so load balancers take the instance out before the
 		// listener closes. Responses ask clients to close their connection.
-		srv.SetKeepAlivesEnabled(false)
+		draining.Store(true)
 		select {
 		case <-time.After(cfg.Shutdown.Drain):
 		case serveErr = <-errc:
