@@ -129,25 +129,16 @@ func (p *bodyParser) readString(out sink) error {
 				return err
 			}
 			if utf16.IsSurrogate(r) {
-				// A pair is \uD8xx\uDCxx; a lone half is U+FFFD.
+				// A pair is \uD8xx\uDCxx. Anything else makes this half
+				// U+FFFD and what follows is read on its own, as
+				// encoding/json does.
+				r2 := rune(-1)
 				if b, _ := p.r.Peek(6); len(b) == 6 && b[0] == '\\' && b[1] == 'u' {
-					_, _ = p.r.Discard(2)
-					r2, err := p.hex4()
-					if err != nil {
-						return err
-					}
-					if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
-						r = d
-					} else {
-						n := utf8.EncodeRune(one[:], utf8.RuneError)
-						if err := out.write(one[:n]); err != nil {
-							return err
-						}
-						r = r2
-						if utf16.IsSurrogate(r2) {
-							r = utf8.RuneError
-						}
-					}
+					r2 = hexRune(b[2:6])
+				}
+				if d := utf16.DecodeRune(r, r2); r2 >= 0 && d != utf8.RuneError {
+					_, _ = p.r.Discard(6)
+					r = d
 				} else {
 					r = utf8.RuneError
 				}
@@ -160,6 +151,25 @@ func (p *bodyParser) readString(out sink) error {
 			return err
 		}
 	}
+}
+
+// hexRune decodes 4 hex digits, or returns -1.
+func hexRune(b []byte) rune {
+	var r rune
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return -1
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
 }
 
 func (p *bodyParser) hex4() (rune, error) {
