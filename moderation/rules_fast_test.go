@@ -171,9 +171,11 @@ func BenchmarkRulesUnbounded(b *testing.B) {
 	text := benchText(750_000)
 	b.SetBytes(int64(len(text)))
 	b.ReportAllocs()
+	start := cpuTime()
 	for b.Loop() {
 		if _, err := m.Moderate(context.Background(), Content{Text: text}); err != nil {
 			b.Fatal(err)
 		}
 	}
+	reportCPU(b, start)
 }
