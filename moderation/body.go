@@ -14,7 +14,7 @@ import (
 // The body of POST /api/moderation is read as a stream, field by field, so
 // that a request is refused as soon as it is known to be too large, without
 // reading (or holding) the rest: text over MaxTextBytes after about 1 MiB,
-// an image over MaxImageBytes after its first ~13.4 MiB of base64, a body
+// an image over MaxImageBytes once 10 MiB of it are decoded, a body
 // over maxBodyBytes (declared in Content-Length) before reading anything.
 // image_base64 is decoded while it is read, so an image costs its decoded
 // size in memory once, not the JSON text, the string and the bytes (three

@@ -2,6 +2,7 @@ package moderation
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -232,5 +233,35 @@ func TestHandlerBusy(t *testing.T) {
 	}
 	if r := httpStatus(t, h, `{"text":"after"}`); r.status != http.StatusOK {
 		t.Fatalf("after the slots freed up: %d %s", r.status, r.body)
+	}
+}
+
+// TestHandlerLargestImageAccepted: a 10 MiB image, in base64 broken into
+// MIME lines written as JSON "\r\n" escapes and with "/" escaped (as some
+// encoders write it), fits in the body limit and is accepted.
+func TestHandlerLargestImageAccepted(t *testing.T) {
+	t.Parallel()
+	c, err := NewCache(nil, rulesProvider(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := make([]byte, MaxImageBytes)
+	for i := range img {
+		img[i] = byte(i*7 + i/3)
+	}
+	enc := base64.StdEncoding.EncodeToString(img)
+	var b strings.Builder
+	b.WriteString(`{"image_base64":"`)
+	for i := 0; i < len(enc); i += 76 {
+		b.WriteString(strings.ReplaceAll(enc[i:min(i+76, len(enc))], "/", `\/`))
+		b.WriteString(`\r\n`)
+	}
+	b.WriteString(`"}`)
+	if b.Len() > maxBodyBytes {
+		t.Fatalf("body %d bytes over the limit %d", b.Len(), maxBodyBytes)
+	}
+	r := httpStatus(t, c.Handler(), b.String())
+	if r.status != http.StatusOK || r.json["unsupported"] != true {
+		t.Fatalf("10 MiB image = %d %.200s", r.status, r.body)
 	}
 }
