@@ -51,7 +51,8 @@ func (f *fill) Read(p []byte) (int, error) {
 // is refused before reading a byte, and a chunked body of unknown length is
 // cut at the body limit.
 func TestHandlerRefusesBigBodiesEarly(t *testing.T) {
-	t.Parallel()
+	// Not parallel: heavy (CPU, sockets), so it runs before the parallel
+	// tests instead of starving their Redis round trips.
 	b := setup(t, rulesProvider(t), func(c *CacheConfig) { c.MaxConcurrent = 64 })
 	var read atomic.Int64
 	h := b.cache.Handler()
@@ -240,7 +241,8 @@ func TestHandlerBusy(t *testing.T) {
 // MIME lines written as JSON "\r\n" escapes and with "/" escaped (as some
 // encoders write it), fits in the body limit and is accepted.
 func TestHandlerLargestImageAccepted(t *testing.T) {
-	t.Parallel()
+	// Not parallel: heavy (CPU, sockets), so it runs before the parallel
+	// tests instead of starving their Redis round trips.
 	c, err := NewCache(nil, rulesProvider(t), nil)
 	if err != nil {
 		t.Fatal(err)

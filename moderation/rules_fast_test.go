@@ -15,7 +15,8 @@ import (
 // near misses and overlaps are frequent) with spaces, punctuation, accents
 // and non-ASCII letters between them.
 func TestFastMatchersAgreeWithRegexps(t *testing.T) {
-	t.Parallel()
+	// Not parallel: heavy (CPU, sockets), so it runs before the parallel
+	// tests instead of starving their Redis round trips.
 	m, err := NewRulesModerator(nil)
 	if err != nil {
 		t.Fatal(err)
