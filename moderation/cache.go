@@ -59,6 +59,13 @@ type CacheConfig struct {
 	// shared connection state). When it returns false the cache is bypassed
 	// without trying Redis. Defaults to nil: always try when a client is set.
 	Available func() bool
+	// MaxConcurrent bounds the requests Handler serves at once (reading the
+	// body, judging, answering); one more is answered 503 with Retry-After
+	// at once, without reading its body. It bounds the memory and CPU that
+	// moderation requests can take together (a body may hold a 10 MiB
+	// image). Defaults to DefaultMaxConcurrent; negative means no bound.
+	// Cache.Moderate called directly is not bounded.
+	MaxConcurrent int
 	// Logger receives "Cache hit"/"Cache miss" at debug level (with the key
 	// hash prefix, never the content) and rate-limited Redis warnings.
 	// Defaults to a logger that discards.
@@ -85,6 +92,11 @@ type Cache struct {
 
 	ai atomic.Pointer[aiState]
 
+	// slots has MaxConcurrent places (nil: no bound); busy counts the
+	// requests refused because it was full.
+	slots chan struct{}
+	busy  atomic.Int64
+
 	warnMu         sync.Mutex
 	lastWarn       time.Time
 	suppressedWarn int
@@ -108,6 +120,9 @@ const (
 	DefaultJitter       = 0.05
 	DefaultRedisTimeout = 250 * time.Millisecond
 	DefaultKeyPrefix    = "zyeute:moderation:v1:"
+	// DefaultMaxConcurrent is the default CacheConfig.MaxConcurrent: 16
+	// requests, at most ~16 × 10 MiB of decoded images in memory at once.
+	DefaultMaxConcurrent = 16
 )
 
 // NewCache builds a cache in front of provider. rdb may be nil: Redis not
@@ -167,6 +182,12 @@ func NewCache(rdb RedisClient, provider Moderator, cfg *CacheConfig) (*Cache, er
 	}
 	cache := &Cache{rdb: rdb, provider: provider, info: info, cfg: c, log: c.Logger}
 	cache.ctxTimeouts = honoursContext(rdb)
+	switch {
+	case c.MaxConcurrent == 0:
+		cache.slots = make(chan struct{}, DefaultMaxConcurrent)
+	case c.MaxConcurrent > 0:
+		cache.slots = make(chan struct{}, c.MaxConcurrent)
+	}
 	return cache, nil
 }
 

@@ -2,7 +2,6 @@ package moderation
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,20 +19,34 @@ type ModerationRequest struct {
 	ImageBase64 *string `json:"image_base64,omitempty"`
 }
 
-// maxBodyBytes fits a 10 MiB image in base64 plus JSON overhead.
-const maxBodyBytes = (MaxImageBytes+2)/3*4 + 64<<10
+// maxBodyBytes is the largest body read (about 14.5 MiB): a 10 MiB image in
+// base64 (13.33 MiB) plus 8 % for how encoders may write it inside JSON
+// (MIME line breaks every 76 characters written as "\r\n": +5.3 %; "/"
+// escaped as "\/", as PHP does: +1.6 %) plus 64 KiB for the rest. Since the
+// body is decoded as a stream, this bounds the bytes read, not the memory
+// held; text and images are refused as soon as they exceed their own limits.
+const maxBodyBytes = (MaxImageBytes+2)/3*4*108/100 + 64<<10
 
 // apiError is an error with an HTTP status and a message safe to show.
 type apiError struct {
 	status int
 	msg    string
 	err    error // logged, not shown
+	quiet  bool  // logged at debug level even when status >= 500
 }
 
 func (e *apiError) Error() string { return e.msg }
 
 // handlerFunc is an HTTP handler that returns an error; serve writes it.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// ErrorBody is the JSON body of every error answer of this package:
+// {"error": "<message>", "status": <HTTP status>}, the shape of every error
+// of the Zyeuté API.
+type ErrorBody struct {
+	Error  string `json:"error"`
+	Status int    `json:"status"`
+}
 
 func (c *Cache) serve(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -46,7 +59,7 @@ func (c *Cache) serve(h handlerFunc) http.Handler {
 			ae = &apiError{status: http.StatusInternalServerError, msg: "internal error", err: err}
 		}
 		level := slog.LevelDebug
-		if ae.status >= 500 {
+		if ae.status >= 500 && !ae.quiet {
 			level = slog.LevelWarn
 		}
 		attrs := []slog.Attr{slog.String("path", r.URL.Path), slog.Int("status", ae.status), slog.String("error", ae.msg)}
@@ -54,7 +67,7 @@ func (c *Cache) serve(h handlerFunc) http.Handler {
 			attrs = append(attrs, slog.String("cause", ae.err.Error()))
 		}
 		c.log.LogAttrs(r.Context(), level, "Moderation request failed", attrs...)
-		writeJSON(w, ae.status, map[string]string{"error": ae.msg})
+		writeJSON(w, ae.status, ErrorBody{Error: ae.msg, Status: ae.status})
 	})
 }
 
@@ -72,10 +85,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // answer is {"flagged","categories","scores","provider","model","cached"}
 // (plus "unsupported" and "note" when the provider cannot judge the content).
 //
-// Errors are {"error": "..."}: 400 for invalid JSON, unknown fields, empty
-// content, more than one field or a non-http(s) image_url; 413 for a body,
-// text over 1 MiB or image over 10 MiB; 415 for a non-JSON Content-Type;
-// 502 when the provider fails.
+// Errors are {"error": "...", "status": <code>}: 400 for invalid JSON,
+// unknown or repeated fields, empty content, more than one field or a
+// non-http(s) image_url; 413 for a body, text over 1 MiB or image over
+// 10 MiB, answered as soon as the size is known (the rest of the body is not
+// read); 415 for a non-JSON Content-Type; 503 with Retry-After when
+// CacheConfig.MaxConcurrent requests are already in progress; 502 when the
+// provider fails.
 func (c *Cache) Handler() http.Handler {
 	return c.serve(func(w http.ResponseWriter, r *http.Request) error {
 		if r.Method != http.MethodPost {
@@ -88,7 +104,23 @@ func (c *Cache) Handler() http.Handler {
 				return &apiError{status: http.StatusUnsupportedMediaType, msg: "Content-Type must be application/json"}
 			}
 		}
-		content, err := decodeRequest(w, r)
+		if r.ContentLength > maxBodyBytes {
+			// Refused before reading a byte; the server closes the
+			// connection instead of reading the body.
+			return bodyError(&http.MaxBytesError{Limit: maxBodyBytes})
+		}
+		if c.slots != nil {
+			select {
+			case c.slots <- struct{}{}:
+				defer func() { <-c.slots }()
+			default:
+				c.busy.Add(1)
+				w.Header().Set("Retry-After", "1")
+				return &apiError{status: http.StatusServiceUnavailable, quiet: true,
+					msg: fmt.Sprintf("too many moderation requests in progress (limit %d): retry in a second", cap(c.slots))}
+			}
+		}
+		content, err := readRequest(http.MaxBytesReader(w, r.Body, maxBodyBytes), r.ContentLength)
 		if err != nil {
 			return err
 		}
@@ -99,81 +131,6 @@ func (c *Cache) Handler() http.Handler {
 		writeJSON(w, http.StatusOK, res)
 		return nil
 	})
-}
-
-func decodeRequest(w http.ResponseWriter, r *http.Request) (Content, error) {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
-	dec.DisallowUnknownFields()
-	var req ModerationRequest
-	if err := dec.Decode(&req); err != nil {
-		return Content{}, bodyError(err)
-	}
-	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		if err != nil && isTooLarge(err) {
-			return Content{}, bodyError(err)
-		}
-		return Content{}, &apiError{status: http.StatusBadRequest, msg: "invalid JSON: the body must be a single object"}
-	}
-	given := 0
-	for _, p := range []*string{req.Text, req.ImageURL, req.ImageBase64} {
-		if p != nil {
-			given++
-		}
-	}
-	switch {
-	case given == 0:
-		return Content{}, &apiError{status: http.StatusBadRequest, msg: "empty content: give one of text, image_url or image_base64"}
-	case given > 1:
-		return Content{}, &apiError{status: http.StatusBadRequest, msg: ErrAmbiguousContent.Error()}
-	}
-	switch {
-	case req.Text != nil:
-		return Content{Text: *req.Text}, nil
-	case req.ImageURL != nil:
-		return Content{ImageURL: *req.ImageURL}, nil
-	}
-	data, err := decodeImageBase64(*req.ImageBase64)
-	if err != nil {
-		return Content{}, err
-	}
-	return Content{ImageData: data}, nil
-}
-
-// decodeImageBase64 accepts standard or URL-safe base64, with or without
-// padding, optionally as a data: URL, and checks the decoded size before
-// decoding.
-func decodeImageBase64(s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	if strings.HasPrefix(s, "data:") {
-		i := strings.Index(s, ";base64,")
-		if i < 0 {
-			return nil, &apiError{status: http.StatusBadRequest, msg: "image_base64: data URL must be base64-encoded"}
-		}
-		s = s[i+len(";base64,"):]
-	}
-	if s == "" {
-		return nil, &apiError{status: http.StatusBadRequest, msg: "empty content: image_base64 is empty"}
-	}
-	if base64.RawStdEncoding.DecodedLen(len(s)) > MaxImageBytes+2 {
-		return nil, &apiError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("image too large: the limit is %d bytes", MaxImageBytes)}
-	}
-	var data []byte
-	var err error
-	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-		if data, err = enc.DecodeString(s); err == nil {
-			break
-		}
-	}
-	if err != nil {
-		return nil, &apiError{status: http.StatusBadRequest, msg: "image_base64 is not valid base64"}
-	}
-	if len(data) > MaxImageBytes {
-		return nil, &apiError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("image too large: the limit is %d bytes", MaxImageBytes)}
-	}
-	if len(data) == 0 {
-		return nil, &apiError{status: http.StatusBadRequest, msg: "empty content: image_base64 is empty"}
-	}
-	return data, nil
 }
 
 func isTooLarge(err error) bool {
@@ -200,7 +157,8 @@ func bodyError(err error) error {
 	return &apiError{status: http.StatusBadRequest, msg: "invalid JSON: " + strings.TrimPrefix(err.Error(), "json: ")}
 }
 
-func toAPIError(ctx context.Context, provider string, err error) error {
+// contentError maps the content errors of Moderate to their answer, or nil.
+func contentError(err error) *apiError {
 	switch {
 	case errors.Is(err, ErrEmptyContent):
 		return &apiError{status: http.StatusBadRequest, msg: "empty content: give one of text, image_url or image_base64"}
@@ -208,6 +166,15 @@ func toAPIError(ctx context.Context, provider string, err error) error {
 		return &apiError{status: http.StatusBadRequest, msg: strings.TrimPrefix(err.Error(), "moderation: ")}
 	case errors.Is(err, ErrContentTooLarge):
 		return &apiError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("content too large: text is limited to %d bytes, images to %d bytes", MaxTextBytes, MaxImageBytes)}
+	}
+	return nil
+}
+
+func toAPIError(ctx context.Context, provider string, err error) error {
+	if ae := contentError(err); ae != nil {
+		return ae
+	}
+	switch {
 	case ctx.Err() != nil:
 		return &apiError{status: http.StatusServiceUnavailable, msg: "request cancelled", err: err}
 	case errors.Is(err, ErrProvider):

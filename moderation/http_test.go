@@ -85,8 +85,8 @@ func TestHandlerBadInput(t *testing.T) {
 			if r.status != tc.status || !strings.Contains(msg, tc.msg) {
 				t.Fatalf("status %d error %q, want %d containing %q", r.status, msg, tc.status, tc.msg)
 			}
-			if len(r.json) != 1 {
-				t.Fatalf("error body %s has more than the error field", r.body)
+			if len(r.json) != 2 || r.json["status"] != float64(r.status) {
+				t.Fatalf("error body %s is not {\"error\", \"status\"}", r.body)
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // RulesConfig configures the local rules provider.
@@ -13,7 +14,18 @@ type RulesConfig struct {
 	// FlagThreshold is the score from which a category is reported true.
 	// Defaults to 0.5.
 	FlagThreshold float64
+	// MaxScanBytes bounds the text the rules look at, so that the cost of
+	// one request is small and predictable whatever its size: a longer text
+	// is judged on its first three quarters of MaxScanBytes and its last
+	// quarter (cut at a space near each limit), and the verdict's Note says
+	// so. Defaults to DefaultRulesMaxScanBytes; negative means no bound
+	// (the whole text, up to MaxTextBytes).
+	MaxScanBytes int
 }
+
+// DefaultRulesMaxScanBytes is the default RulesConfig.MaxScanBytes: 32 KiB,
+// about 5,000 words, far more than a comment, caption or bio.
+const DefaultRulesMaxScanBytes = 32 << 10
 
 // RulesModelName is the model name the rules provider reports.
 const RulesModelName = "zyeute-rules-fr-en"
@@ -27,12 +39,18 @@ const RulesModelName = "zyeute-rules-fr-en"
 // encouragement of self-harm, slurs and explicit sexual content score high.
 type RulesModerator struct {
 	threshold float64
+	maxScan   int // bytes; 0 means no bound
 	rules     []rule
 }
 
 type rule struct {
-	name      string
+	name string
+	// re defines what the rule matches. words (plain phrase lists) or lead
+	// (patterns whose first words are known) find the same matches faster;
+	// re itself runs only when neither is set.
 	re        *regexp.Regexp
+	words     *phraseSet
+	lead      *leadIndex
 	scores    map[string]float64
 	notAfter  map[string]bool // skip a match preceded by one of these words
 	notBefore map[string]bool // skip a match followed by one of these words
@@ -50,7 +68,15 @@ func NewRulesModerator(cfg *RulesConfig) (*RulesModerator, error) {
 	if c.FlagThreshold <= profanityCap || c.FlagThreshold > 1 {
 		return nil, fmt.Errorf("%w: FlagThreshold must be in (%.2f, 1], got %v", ErrInvalidConfig, profanityCap, c.FlagThreshold)
 	}
-	return &RulesModerator{threshold: c.FlagThreshold, rules: compiledRules()}, nil
+	switch {
+	case c.MaxScanBytes == 0:
+		c.MaxScanBytes = DefaultRulesMaxScanBytes
+	case c.MaxScanBytes < 0:
+		c.MaxScanBytes = 0
+	case c.MaxScanBytes < 1<<10:
+		return nil, fmt.Errorf("%w: MaxScanBytes must be at least 1024 (or negative for no bound), got %d", ErrInvalidConfig, c.MaxScanBytes)
+	}
+	return &RulesModerator{threshold: c.FlagThreshold, maxScan: c.MaxScanBytes, rules: compiledRules()}, nil
 }
 
 // profanityCap keeps swearing alone below any valid threshold.
@@ -91,7 +117,11 @@ func (m *RulesModerator) Moderate(ctx context.Context, c Content) (Verdict, erro
 		v.Note = "the rules provider cannot judge images: not flagged; configure MODERATION_PROVIDER=openai to moderate images"
 		return v, nil
 	}
-	for cat, s := range m.score(c.Text) {
+	head, tail := scanWindow(c.Text, m.maxScan)
+	if tail != "" || len(head) < len(c.Text) {
+		v.Note = fmt.Sprintf("text is %d bytes: the rules provider judged its first %d and last %d bytes only", len(c.Text), len(head), len(tail))
+	}
+	for cat, s := range m.score(head, tail) {
 		v.Scores[cat] = s
 	}
 	for _, cat := range rulesCategories {
@@ -103,9 +133,45 @@ func (m *RulesModerator) Moderate(ctx context.Context, c Content) (Verdict, erro
 	return v, nil
 }
 
-// score returns per-category scores for text.
-func (m *RulesModerator) score(text string) map[string]float64 {
-	t := foldForMatching(normalizedText(text))
+// scanWindow returns the parts of text the rules judge: all of it when it
+// fits in maxScan bytes (or maxScan is 0), else a head of about 3/4 maxScan
+// and a tail of about 1/4, each cut at whitespace near the limit (or at a
+// character boundary) so that no word is cut in two.
+func scanWindow(text string, maxScan int) (head, tail string) {
+	if maxScan <= 0 || len(text) <= maxScan {
+		return text, ""
+	}
+	const slack = 256 // how far back/forward to look for whitespace
+	h := maxScan * 3 / 4
+	if i := strings.LastIndexAny(text[h-slack:h], " \t\r\n"); i >= 0 {
+		h = h - slack + i
+	} else {
+		for h > 0 && !utf8.RuneStart(text[h]) {
+			h--
+		}
+	}
+	tl := len(text) - (maxScan - maxScan*3/4)
+	if i := strings.IndexAny(text[tl:tl+slack], " \t\r\n"); i >= 0 {
+		tl += i + 1
+	} else {
+		for tl < len(text) && !utf8.RuneStart(text[tl]) {
+			tl++
+		}
+	}
+	return text[:h], text[tl:]
+}
+
+// score returns per-category scores for a text, or for the head and tail
+// of a long one (see scanWindow). The two parts are folded separately and
+// joined by several spaces, so that no phrase or pattern (all of which
+// need single spaces between words) can match across the cut.
+func (m *RulesModerator) score(head, tail string) map[string]float64 {
+	text := head
+	t := foldForMatching(normalizedText(head))
+	if tail != "" {
+		text = head + "\n\n" + tail
+		t += "  " + foldForMatching(normalizedText(tail))
+	}
 	scores := map[string]float64{}
 	raise := func(cat string, s float64) {
 		if s > scores[cat] {
@@ -124,7 +190,7 @@ func (m *RulesModerator) score(text string) map[string]float64 {
 
 	// Profanity: each distinct swear word adds a little, capped well below
 	// the threshold: swearing alone is not a violation.
-	if n := countDistinct(sacreRE, t, 8); n > 0 {
+	if n := countDistinct(sacreWords, t, 8); n > 0 {
 		raise(CategoryProfanity, min(profanityCap, 0.15+0.1*float64(n-1)))
 		// Swearing makes an aimed insult or a threat a bit worse.
 		for _, cat := range []string{CategoryHarassment, CategoryHarassmentThreatening} {
@@ -146,10 +212,10 @@ func (m *RulesModerator) score(text string) map[string]float64 {
 	if n := len(urlRE.FindAllStringIndex(text, 8)); n > 0 {
 		addSpam(min(0.6, 0.2*float64(n)))
 	}
-	for range min(3, countDistinct(spamCallRE, t, 3)) {
+	for range min(3, countDistinct(spamCallWords, t, 3)) {
 		addSpam(0.3)
 	}
-	for range min(3, countDistinct(spamMoneyRE, t, 3)) {
+	for range min(3, countDistinct(spamMoneyWords, t, 3)) {
 		addSpam(0.25)
 	}
 	if repeatedWords(t) {
@@ -168,15 +234,10 @@ func (m *RulesModerator) score(text string) map[string]float64 {
 // notAfter/notBefore words.
 func (r *rule) matches(t string) bool {
 	if len(r.notAfter) == 0 && len(r.notBefore) == 0 {
-		return r.re.MatchString(t)
+		return len(r.findAll(t, 1)) > 0
 	}
-	for _, loc := range r.re.FindAllStringIndex(t, 16) {
-		before := strings.Fields(t[:loc[0]])
-		after := strings.Fields(t[loc[1]:])
-		if len(before) > 0 && r.notAfter[before[len(before)-1]] {
-			continue
-		}
-		if len(after) > 0 && r.notBefore[after[0]] {
+	for _, loc := range r.findAll(t, 16) {
+		if r.notAfter[lastWord(t[:loc[0]])] || r.notBefore[firstWord(t[loc[1]:])] {
 			continue
 		}
 		return true
@@ -184,12 +245,44 @@ func (r *rule) matches(t string) bool {
 	return false
 }
 
-// countDistinct counts distinct matches of re in t, looking at most at limit
-// matches.
-func countDistinct(re *regexp.Regexp, t string, limit int) int {
+// findAll returns up to n matches of r in t, left to right.
+func (r *rule) findAll(t string, n int) [][2]int {
+	switch {
+	case r.words != nil:
+		return r.words.findAll(t, n)
+	case r.lead != nil:
+		return r.lead.findAll(t, n)
+	}
+	var locs [][2]int
+	for _, loc := range r.re.FindAllStringIndex(t, n) {
+		locs = append(locs, [2]int{loc[0], loc[1]})
+	}
+	return locs
+}
+
+// lastWord is the last space-separated word of folded text s ("" if none).
+// It looks only at the end of s: splitting all of s would make each match
+// cost the length of the text before it.
+func lastWord(s string) string {
+	s = strings.TrimRight(s, " ")
+	return s[strings.LastIndexByte(s, ' ')+1:]
+}
+
+// firstWord is the first space-separated word of folded text s ("" if none).
+func firstWord(s string) string {
+	s = strings.TrimLeft(s, " ")
+	if i := strings.IndexByte(s, ' '); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// countDistinct counts distinct phrases of ps in t, looking at most at
+// limit matches.
+func countDistinct(ps *phraseSet, t string, limit int) int {
 	seen := map[string]bool{}
-	for _, m := range re.FindAllString(t, limit) {
-		seen[m] = true
+	for _, loc := range ps.findAll(t, limit) {
+		seen[t[loc[0]:loc[1]]] = true
 	}
 	return len(seen)
 }
@@ -212,8 +305,12 @@ func repeatedWords(t string) bool {
 }
 
 var (
+	sacreWords     = newPhraseSet(alt(sacres...))
+	minorsRE       = regexp.MustCompile(`\b` + minors + `\b`)
+	spamCallWords  = newPhraseSet(spamCall)
+	spamMoneyWords = newPhraseSet(spamMoney)
+	// The regexps the phrase sets above are equivalent to (tests check it).
 	sacreRE     = regexp.MustCompile(`\b` + alt(sacres...) + `\b`)
-	minorsRE    = regexp.MustCompile(`\b` + minors + `\b`)
 	spamCallRE  = regexp.MustCompile(`\b` + spamCall + `\b`)
 	spamMoneyRE = regexp.MustCompile(`\b` + spamMoney + `\b`)
 	urlRE       = regexp.MustCompile(`(?i)\b(?:https?://|www\.)\S+|\b[a-z0-9-]+\.(?:com|ca|net|org|io|ly|gg|xyz|link|shop)(?:/\S*)?\b`)
@@ -243,8 +340,8 @@ func compiledRules() []rule {
 		{name: "go-away", re: re(goAway), scores: sc(CategoryHarassment, 0.85), notAfter: firstPerson},
 		{name: "aimed-insult", re: re(`\b` + alt(insultMarkers...) + `(?: ` + alt(insultFillers...) + `)* ` + alt(insults...) + `\b`),
 			scores: sc(CategoryHarassment, 0.8)},
-		{name: "strong-insult", re: re(`\b` + alt(strongInsults...) + `\b`), scores: sc(CategoryHarassment, 0.7)},
-		{name: "insult-word", re: re(`\b` + alt(insults...) + `\b`), scores: sc(CategoryHarassment, 0.3)},
+		{name: "strong-insult", re: re(`\b` + alt(strongInsults...) + `\b`), words: newPhraseSet(alt(strongInsults...)), scores: sc(CategoryHarassment, 0.7)},
+		{name: "insult-word", re: re(`\b` + alt(insults...) + `\b`), words: newPhraseSet(alt(insults...)), scores: sc(CategoryHarassment, 0.3)},
 		// Threats.
 		{name: "threat-fr", re: re(threatFR), scores: sc(CategoryHarassmentThreatening, 0.95, CategoryHarassment, 0.9, CategoryViolence, 0.9)},
 		{name: "threat-fr-family", re: re(threatFR2), scores: sc(CategoryHarassmentThreatening, 0.95, CategoryHarassment, 0.9, CategoryViolence, 0.9)},
@@ -256,20 +353,25 @@ func compiledRules() []rule {
 		{name: "you-will-pay", re: re(payFR), scores: sc(CategoryHarassmentThreatening, 0.7, CategoryHarassment, 0.65, CategoryViolence, 0.5),
 			notBefore: set("de", "d", "pour", "avec")},
 		{name: "mass-violence", re: re(massViolence), scores: sc(CategoryViolence, 0.9, CategoryHarassmentThreatening, 0.8)},
-		{name: "violence-word", re: re(`\b` + violenceWords + `\b`), scores: sc(CategoryViolence, 0.2)},
+		{name: "violence-word", re: re(`\b` + violenceWords + `\b`), words: newPhraseSet(violenceWords), scores: sc(CategoryViolence, 0.2)},
 		// Self-harm.
-		{name: "self-harm", re: re(`\b` + selfHarm + `\b`), scores: sc(CategorySelfHarm, 0.85), notAfter: set("pas", "jamais", "never", "not", "don")},
-		{name: "self-harm-encourage", re: re(`\b` + selfHarmEncourage + `\b`), scores: sc(CategoryHarassment, 0.95, CategorySelfHarm, 0.7)},
-		{name: "suicide-word", re: re(`\b` + suicideWord + `\b`), scores: sc(CategorySelfHarm, 0.35)},
+		{name: "self-harm", re: re(`\b` + selfHarm + `\b`), words: newPhraseSet(selfHarm), scores: sc(CategorySelfHarm, 0.85), notAfter: set("pas", "jamais", "never", "not", "don")},
+		{name: "self-harm-encourage", re: re(`\b` + selfHarmEncourage + `\b`), words: newPhraseSet(selfHarmEncourage), scores: sc(CategoryHarassment, 0.95, CategorySelfHarm, 0.7)},
+		{name: "suicide-word", re: re(`\b` + suicideWord + `\b`), words: newPhraseSet(suicideWord), scores: sc(CategorySelfHarm, 0.35)},
 		// Hate.
-		{name: "slur", re: re(`\b` + slurs + `\b`), scores: sc(CategoryHate, 0.85, CategoryHarassment, 0.6)},
+		{name: "slur", re: re(`\b` + slurs + `\b`), words: newPhraseSet(slurs), scores: sc(CategoryHate, 0.85, CategoryHarassment, 0.6)},
 		{name: "group-insult", re: re(groupInsult), scores: sc(CategoryHate, 0.85)},
 		{name: "group-death", re: re(groupDeath), scores: sc(CategoryHate, 0.95, CategoryViolence, 0.7)},
 		{name: "group-death-2", re: re(groupDeath2), scores: sc(CategoryHate, 0.95, CategoryViolence, 0.8)},
-		{name: "go-home", re: re(`\b` + goHome + `\b`), scores: sc(CategoryHate, 0.8)},
+		{name: "go-home", re: re(`\b` + goHome + `\b`), words: newPhraseSet(goHome), scores: sc(CategoryHate, 0.8)},
 		// Sexual.
-		{name: "sexual", re: re(`\b` + sexualStrong + `\b`), scores: sc(CategorySexual, 0.8)},
-		{name: "sexual-mild", re: re(`\b` + sexualMild + `\b`), scores: sc(CategorySexual, 0.2)},
+		{name: "sexual", re: re(`\b` + sexualStrong + `\b`), words: newPhraseSet(sexualStrong), scores: sc(CategorySexual, 0.8)},
+		{name: "sexual-mild", re: re(`\b` + sexualMild + `\b`), words: newPhraseSet(sexualMild), scores: sc(CategorySexual, 0.2)},
+	}
+	for i := range rs {
+		if rs[i].words == nil {
+			rs[i].lead = newLeadIndex(rs[i].re.String())
+		}
 	}
 	return rs
 }

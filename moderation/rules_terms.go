@@ -10,7 +10,7 @@ import "strings"
 // the cache key, so old verdicts stop being served without a flush.
 
 // RulesPolicyVersion identifies this rule set in cache keys.
-const RulesPolicyVersion = "rules-2"
+const RulesPolicyVersion = "rules-3"
 
 // alt builds a non-capturing alternation.
 func alt(words ...string) string { return "(?:" + strings.Join(words, "|") + ")" }

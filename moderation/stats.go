@@ -26,6 +26,9 @@ type LocalStats struct {
 	RedisErrors int64 `json:"redis_errors"`
 	// ProviderCalls: calls made to the provider (misses + bypasses).
 	ProviderCalls int64 `json:"provider_calls"`
+	// Busy: HTTP requests answered 503 because MaxConcurrent requests were
+	// already in progress.
+	Busy int64 `json:"busy"`
 	// HitRate is Hits / (Hits + Misses): the share of Redis lookups answered
 	// from the cache. 0 when there were none.
 	HitRate float64 `json:"hit_rate"`
@@ -67,6 +70,7 @@ func (c *Cache) LocalStats() LocalStats {
 		Coalesced:     c.coalesced.Load(),
 		RedisErrors:   c.redisErrs.Load(),
 		ProviderCalls: c.providerCalls.Load(),
+		Busy:          c.busy.Load(),
 	}
 	if n := s.Hits + s.Misses; n > 0 {
 		s.HitRate = float64(s.Hits) / float64(n)

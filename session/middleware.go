@@ -22,6 +22,7 @@ type handle struct {
 	sess  *Session
 	dirty bool
 	del   bool
+	renew bool
 }
 
 // Middleware loads the session named by the cookie (or starts one lazily)
@@ -63,9 +64,23 @@ func (w *saveWriter) commit() {
 	h := w.h
 	switch {
 	case h.del && h.sess != nil:
-		_ = h.store.Delete(w.r.Context(), h.sess.ID)
+		if err := h.store.Delete(w.r.Context(), h.sess.ID); err != nil {
+			// Remembered and retried by the store; the cookie goes anyway.
+			h.store.log.Warn("[Session] logout not confirmed in Redis", "error", err.Error())
+		}
 		http.SetCookie(w.ResponseWriter, &http.Cookie{Name: w.co.Name, Value: "", Path: "/", MaxAge: -1,
 			HttpOnly: true, Secure: w.co.Secure, SameSite: http.SameSiteLaxMode})
+	case h.renew && h.sess != nil:
+		old := h.sess.ID
+		if err := h.store.Renew(w.r.Context(), h.sess); err != nil {
+			if h.sess.ID == old {
+				h.store.log.Error("[Session] renew failed", "error", err.Error())
+				return
+			}
+			h.store.log.Warn("[Session] renewed, but the old id is not yet deleted in Redis", "error", err.Error())
+		}
+		http.SetCookie(w.ResponseWriter, &http.Cookie{Name: w.co.Name, Value: h.sess.ID, Path: "/",
+			MaxAge: int(h.store.opts.TTL.Seconds()), HttpOnly: true, Secure: w.co.Secure, SameSite: http.SameSiteLaxMode})
 	case h.dirty && h.sess != nil:
 		if err := h.store.Save(w.r.Context(), h.sess); err != nil {
 			h.store.log.Error("[Session] save failed", "error", err.Error())
@@ -107,6 +122,26 @@ func Set(ctx context.Context, key, value string) error {
 	}
 	h.sess.Values[key] = value
 	h.dirty = true
+	return nil
+}
+
+// Renew gives the request's session a new id when the response is
+// written, keeping its values (and creating the session if needed): call it
+// at login, with Set, so that a session id planted before login is
+// worthless after it. It must be called before the response is written.
+func Renew(ctx context.Context) error {
+	h, _ := ctx.Value(ctxKey{}).(*handle)
+	if h == nil {
+		return errors.New("session: no session middleware on this request")
+	}
+	if h.sess == nil {
+		sess, err := h.store.New()
+		if err != nil {
+			return err
+		}
+		h.sess = sess
+	}
+	h.renew = true
 	return nil
 }
 

@@ -23,6 +23,16 @@ import (
 // ErrNotFound is returned by Get for an unknown or expired session.
 var ErrNotFound = errors.New("session: not found")
 
+// ErrDeletePending is returned (wrapped) by Delete and Renew when a session
+// could not be deleted in Redis (Redis down, slow or reported unavailable).
+// The deletion is not lost: the store remembers it (a tombstone), refuses
+// the session from then on, and deletes the Redis key as soon as Redis
+// answers again. But until then another process reading the same Redis
+// could still accept the session, and a restart of this process forgets
+// the tombstone, so the caller should tell the user that logging out could
+// not be confirmed everywhere.
+var ErrDeletePending = errors.New("session: deletion not yet written to Redis")
+
 // DefaultKeyPrefix is the Redis key prefix of sessions.
 const DefaultKeyPrefix = "zyeute:session:"
 
@@ -59,6 +69,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
+	// RetryInterval is how often pending deletions (see ErrDeletePending)
+	// are retried in the background while Redis is down. Defaults to 1s;
+	// negative means no background retry (only on Get of the id).
+	RetryInterval time.Duration
 }
 
 // Store keeps sessions in Redis with an in-memory fallback. Safe for
@@ -70,6 +84,11 @@ type Store struct {
 
 	mu  sync.Mutex
 	mem map[string]memEntry
+	// tombs are sessions deleted while Redis could not be told: id → when
+	// the tombstone can go (by then the Redis key has expired on its own).
+	tombs    map[string]time.Time
+	retrying bool          // the background retry loop runs
+	closed   chan struct{} // closed by Close
 	// degraded is true while the last Redis call failed (logged once per
 	// episode, not per request).
 	degraded bool
@@ -104,10 +123,14 @@ func NewStore(rdb redis.UniversalClient, opts *Options) (*Store, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.RetryInterval == 0 {
+		o.RetryInterval = time.Second
+	}
 	if o.TTL < time.Second || o.RedisTimeout < 0 || o.MaxMemorySessions < 0 {
 		return nil, fmt.Errorf("session: TTL must be ≥ 1s and timeouts/limits ≥ 0")
 	}
-	return &Store{rdb: rdb, opts: o, log: o.Logger, mem: map[string]memEntry{}}, nil
+	return &Store{rdb: rdb, opts: o, log: o.Logger, mem: map[string]memEntry{}, tombs: map[string]time.Time{},
+		closed: make(chan struct{})}, nil
 }
 
 // New creates an empty session with a fresh random id (256 bits).
@@ -159,9 +182,14 @@ func (s *Store) redisOK() {
 }
 
 // Get loads a session. A session is looked up in Redis first, then in
-// memory (it may have been created while Redis was down).
+// memory (it may have been created while Redis was down). A session deleted
+// while Redis was down is not found, even when Redis still has it.
 func (s *Store) Get(ctx context.Context, id string) (*Session, error) {
 	if !validID(id) {
+		return nil, ErrNotFound
+	}
+	if s.tombstoned(id) {
+		s.flushTombstones(ctx)
 		return nil, ErrNotFound
 	}
 	if s.useRedis() {
@@ -216,6 +244,11 @@ func (s *Store) Save(ctx context.Context, sess *Session) error {
 	if len(b) > MaxValuesBytes {
 		return fmt.Errorf("session: save: values are %d bytes, limit %d", len(b), MaxValuesBytes)
 	}
+	if s.tombstoned(sess.ID) {
+		// A request that still holds a deleted session must not bring it
+		// back (logout wins).
+		return errors.New("session: save: the session was deleted")
+	}
 	if s.useRedis() {
 		rctx, cancel := context.WithTimeout(ctx, s.opts.RedisTimeout)
 		err := s.rdb.Set(rctx, s.opts.KeyPrefix+sess.ID, b, s.opts.TTL).Err()
@@ -259,20 +292,204 @@ func (s *Store) evictLocked(now time.Time) {
 	}
 }
 
-// Delete removes the session everywhere.
+// Delete removes the session everywhere. When Redis cannot be told (not
+// available, failing or too slow), the deletion is remembered: the session
+// is refused from then on by this store (Get returns ErrNotFound, Save fails),
+// the Redis key is deleted as soon as Redis answers (retried in the
+// background every RetryInterval, and on every Get of that id), and Delete
+// returns an error wrapping ErrDeletePending. With no Redis configured the
+// session lives in memory only and Delete always succeeds.
 func (s *Store) Delete(ctx context.Context, id string) error {
 	s.mu.Lock()
 	delete(s.mem, id)
 	s.mu.Unlock()
-	if !validID(id) || !s.useRedis() {
+	if !validID(id) || s.rdb == nil {
 		return nil
 	}
-	rctx, cancel := context.WithTimeout(ctx, s.opts.RedisTimeout)
-	defer cancel()
-	if err := s.rdb.Del(rctx, s.opts.KeyPrefix+id).Err(); err != nil {
+	var err error
+	if s.useRedis() {
+		rctx, cancel := context.WithTimeout(ctx, s.opts.RedisTimeout)
+		err = s.rdb.Del(rctx, s.opts.KeyPrefix+id).Err()
+		cancel()
+		if err == nil {
+			s.redisOK()
+			s.mu.Lock()
+			delete(s.tombs, id)
+			s.mu.Unlock()
+			return nil
+		}
 		s.redisFailed("delete", err)
+	} else {
+		err = errors.New("Redis reported unavailable")
+	}
+	s.addTombstone(id)
+	s.log.Warn("[Session] deletion not written to Redis; refused here and retried until Redis answers",
+		"session", redactID(id), "error", err.Error())
+	return fmt.Errorf("%w: %v", ErrDeletePending, err)
+}
+
+// Renew gives sess a new id and keeps its data: the session is saved under
+// the new id and the old id is deleted. Call it at login (and at any change
+// of privilege) so that an id known before login (session fixation) is
+// worthless after it. On success sess.ID is the new id. When the new
+// session is saved but the old id could not be deleted in Redis, sess.ID is
+// the new id and the error wraps ErrDeletePending (the old id is refused by
+// this store and deleted when Redis answers); on any other error sess is
+// unchanged.
+func (s *Store) Renew(ctx context.Context, sess *Session) error {
+	if sess == nil || !validID(sess.ID) {
+		return errors.New("session: renew: invalid session id")
+	}
+	fresh, err := s.New()
+	if err != nil {
+		return err
+	}
+	old := sess.ID
+	sess.ID = fresh.ID
+	if err := s.Save(ctx, sess); err != nil {
+		sess.ID = old
+		return fmt.Errorf("session: renew: %w", err)
+	}
+	if err := s.Delete(ctx, old); err != nil {
+		return fmt.Errorf("session: renew: new id saved, old id: %w", err)
 	}
 	return nil
+}
+
+// PendingDeletes is how many deletions wait for Redis (for health and tests).
+func (s *Store) PendingDeletes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.tombs)
+}
+
+// Close stops the background retry of pending deletions. The store stays
+// usable; pending deletions are then retried only on Get.
+func (s *Store) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.closed:
+	default:
+		close(s.closed)
+	}
+}
+
+func (s *Store) tombstoned(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	until, ok := s.tombs[id]
+	if ok && !s.opts.Now().Before(until) {
+		delete(s.tombs, id)
+		ok = false
+	}
+	return ok
+}
+
+// addTombstone records a deletion Redis has not seen and starts the retry
+// loop. Tombstones are bounded like the memory store (the ones closest to
+// expiry go first); one lives as long as the TTL, after which the Redis key
+// has expired anyway.
+func (s *Store) addTombstone(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.opts.Now()
+	if _, ok := s.tombs[id]; !ok && s.opts.MaxMemorySessions > 0 && len(s.tombs) >= s.opts.MaxMemorySessions {
+		var oldestID string
+		var oldest time.Time
+		for tid, until := range s.tombs {
+			if oldestID == "" || until.Before(oldest) {
+				oldestID, oldest = tid, until
+			}
+		}
+		delete(s.tombs, oldestID)
+	}
+	s.tombs[id] = now.Add(s.opts.TTL)
+	select {
+	case <-s.closed:
+		return
+	default:
+	}
+	if !s.retrying && s.opts.RetryInterval > 0 {
+		s.retrying = true
+		go s.retryLoop()
+	}
+}
+
+// retryLoop writes pending deletions to Redis every RetryInterval until
+// there are none left or the store is closed.
+func (s *Store) retryLoop() {
+	t := time.NewTicker(s.opts.RetryInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.closed:
+		case <-t.C:
+			s.flushTombstones(context.Background())
+		}
+		s.mu.Lock()
+		stop := len(s.tombs) == 0
+		select {
+		case <-s.closed:
+			stop = true
+		default:
+		}
+		if stop {
+			s.retrying = false
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+	}
+}
+
+// flushTombstones deletes the pending ids in Redis (at most 1000 per call) and forgets those that Redis acknowledged.
+func (s *Store) flushTombstones(ctx context.Context) {
+	if !s.useRedis() {
+		return
+	}
+	s.mu.Lock()
+	now := s.opts.Now()
+	ids := make([]string, 0, min(len(s.tombs), 1000))
+	for id, until := range s.tombs {
+		if !now.Before(until) {
+			delete(s.tombs, id)
+			continue
+		}
+		if len(ids) < cap(ids) {
+			ids = append(ids, id)
+		}
+	}
+	s.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = s.opts.KeyPrefix + id
+	}
+	// One DEL per key, pipelined: a cluster client splits the pipeline by
+	// slot, where one multi-key DEL would fail with CROSSSLOT.
+	rctx, cancel := context.WithTimeout(ctx, s.opts.RedisTimeout)
+	_, err := s.rdb.Pipelined(rctx, func(p redis.Pipeliner) error {
+		for _, k := range keys {
+			p.Del(rctx, k)
+		}
+		return nil
+	})
+	cancel()
+	if err != nil {
+		s.redisFailed("delete", err)
+		return
+	}
+	s.redisOK()
+	s.mu.Lock()
+	for _, id := range ids {
+		delete(s.tombs, id)
+	}
+	n := len(s.tombs)
+	s.mu.Unlock()
+	s.log.Info("[Session] pending deletions written to Redis", "count", len(ids), "left", n)
 }
 
 // MemoryCount is how many sessions live in memory (for health and tests).

@@ -39,9 +39,10 @@ func wireModeration(_ context.Context, a *app) error {
 	}
 	conn := a.redis
 	cache, err := moderation.NewCache(redisClient(conn), provider, &moderation.CacheConfig{
-		TTL:       mc.CacheTTL,
-		Available: func() bool { return conn.State() == redisconn.Connected },
-		Logger:    a.logger,
+		TTL:           mc.CacheTTL,
+		MaxConcurrent: mc.MaxConcurrent,
+		Available:     func() bool { return conn.State() == redisconn.Connected },
+		Logger:        a.logger,
 	})
 	if err != nil {
 		return fmt.Errorf("moderation: %w", err)

@@ -124,6 +124,9 @@ type Moderation struct {
 	Model string
 	// CacheTTL (MODERATION_CACHE_TTL). Defaults to 24h.
 	CacheTTL time.Duration
+	// MaxConcurrent (MODERATION_MAX_CONCURRENT) bounds the moderation
+	// requests served at once; more are answered 503. Defaults to 16.
+	MaxConcurrent int
 }
 
 // Database is the optional SQL database, reported in health only.
@@ -387,6 +390,12 @@ func (l *loader) locks() (lock, stalled time.Duration) {
 	return lock, stalled
 }
 
+// MODERATION_MAX_CONCURRENT: default and largest value.
+const (
+	DefaultModerationMaxConcurrent = 16
+	MaxModerationMaxConcurrent     = 10000
+)
+
 func (l *loader) moderation() Moderation {
 	m := Moderation{
 		Provider: l.enum("MODERATION_PROVIDER", ProviderRules, ProviderRules, ProviderOpenAI),
@@ -395,6 +404,7 @@ func (l *loader) moderation() Moderation {
 		Model:    l.str("MODERATION_MODEL", DefaultModerationModel),
 		CacheTTL: l.duration("MODERATION_CACHE_TTL", DefaultModerationTTL),
 	}
+	m.MaxConcurrent = l.integer("MODERATION_MAX_CONCURRENT", DefaultModerationMaxConcurrent, 1, MaxModerationMaxConcurrent)
 	if m.APIURL != "" {
 		if msg := checkHTTPURL(m.APIURL.Reveal()); msg != "" {
 			l.fail("MODERATION_API_URL", "%s", msg)
