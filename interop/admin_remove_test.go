@@ -35,26 +35,26 @@ func seedRemovable(t *testing.T, e *env, name string) {
 	e.c.Set(e.ctx, k("de:d2"), "other", 0)
 	e.c.HSet(e.ctx, k("dn:d2"), "name", "next", "data", `{}`, "opts", `{}`, "jid", "w8")
 	job("dl")
-	e.c.ZAdd(e.ctx, k("delayed"), redisZ(1700000005000*4096, "dl"))
+	e.c.ZAdd(e.ctx, k("delayed"), redisZf(1700000005000*4096, "dl"))
 	job("pr", "priority", 3)
-	e.c.ZAdd(e.ctx, k("prioritized"), redisZ(3<<32+1, "pr"))
+	e.c.ZAdd(e.ctx, k("prioritized"), redisZf(3<<32+1, "pr"))
 	job("fa", "failedReason", "boom", "finishedOn", 1700000001000)
-	e.c.ZAdd(e.ctx, k("failed"), redisZ(1700000001000, "fa"))
+	e.c.ZAdd(e.ctx, k("failed"), redisZf(1700000001000, "fa"))
 	job("co", "returnvalue", "1", "finishedOn", 1700000002000)
-	e.c.ZAdd(e.ctx, k("completed"), redisZ(1700000002000, "co"))
+	e.c.ZAdd(e.ctx, k("completed"), redisZf(1700000002000, "co"))
 	e.c.RPush(e.ctx, k("logs:x"), "unrelated") // a key that must survive
 	e.c.RPush(e.ctx, k("co:logs"), "line 1", "line 2")
 	job("pa")
 	e.c.RPush(e.ctx, k("paused"), "pa")
 	// Scheduler s: iteration 1000 completed, 2000 is the next one.
 	job("repeat:s:1000", "rjk", "s", "finishedOn", 1700000003000)
-	e.c.ZAdd(e.ctx, k("completed"), redisZ(1700000003000, "repeat:s:1000"))
+	e.c.ZAdd(e.ctx, k("completed"), redisZf(1700000003000, "repeat:s:1000"))
 	job("repeat:s:2000", "rjk", "s", "delay", 1000)
-	e.c.ZAdd(e.ctx, k("delayed"), redisZ(2000*4096, "repeat:s:2000"))
-	e.c.ZAdd(e.ctx, k("repeat"), redisZ(2000, "s"))
+	e.c.ZAdd(e.ctx, k("delayed"), redisZf(2000*4096, "repeat:s:2000"))
+	e.c.ZAdd(e.ctx, k("repeat"), redisZf(2000, "s"))
 	e.c.HSet(e.ctx, k("repeat:s"), "name", "tick", "every", 1000, "ic", 2)
 	// An id in a state with no hash left.
-	e.c.ZAdd(e.ctx, k("completed"), redisZ(1, "ghost"))
+	e.c.ZAdd(e.ctx, k("completed"), redisZf(1, "ghost"))
 }
 
 // dumpQueue renders every key of queue name (suffix → type and content)
@@ -185,4 +185,4 @@ func TestInteropAdminRemoveLikeNode(t *testing.T) {
 	}
 }
 
-func redisZ(score float64, member string) redis.Z { return redis.Z{Score: score, Member: member} }
+func redisZf(score float64, member string) redis.Z { return redis.Z{Score: score, Member: member} }
