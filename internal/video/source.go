@@ -15,16 +15,16 @@ import (
 // openSource opens the request's source for reading: a regular file under
 // MediaRoot, or a URL downloaded into staging. ffmpeg reads the open file
 // (as /dev/fd/3), so the file checked is the file read.
-func (e *Enhancer) openSource(ctx context.Context, src, staging string) (*os.File, error) {
-	lower := strings.ToLower(src)
-	switch {
-	case strings.HasPrefix(lower, "https://"), strings.HasPrefix(lower, "http://"):
-		return e.download(ctx, src, staging)
-	case strings.Contains(src, "://"):
-		scheme, _, _ := strings.Cut(src, "://")
-		return nil, fail(ErrBadRequest, "source scheme %q is not supported by the ffmpeg enhancer (a path under MEDIA_ROOT, or http(s)://)", trunc(scheme, 20))
+func (e *Enhancer) openSource(ctx context.Context, req Request, staging string) (*os.File, error) {
+	if req.Path != "" {
+		return e.openLocal(req.Path)
 	}
-	return e.openLocal(src)
+	lower := strings.ToLower(req.URL)
+	if !strings.HasPrefix(lower, "https://") && !strings.HasPrefix(lower, "http://") {
+		scheme, _, _ := strings.Cut(req.URL, ":")
+		return nil, fail(ErrBadRequest, "source scheme %q is not supported by the ffmpeg enhancer (https://, or a path under MEDIA_ROOT)", trunc(scheme, 20))
+	}
+	return e.download(ctx, req.URL, staging)
 }
 
 // within reports whether p is root or under it (both clean and absolute).
@@ -34,9 +34,6 @@ func within(root, p string) bool {
 }
 
 func (e *Enhancer) openLocal(src string) (*os.File, error) {
-	if e.cfg.MediaRoot == "" {
-		return nil, fail(ErrBadRequest, "source %q is a local path but no media root is configured (MEDIA_ROOT)", trunc(src, 80))
-	}
 	if strings.ContainsRune(src, 0) {
 		return nil, fail(ErrBadRequest, "source path contains a NUL byte")
 	}

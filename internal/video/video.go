@@ -24,6 +24,8 @@ import (
 const (
 	DefaultMaxSourceBytes  = 2 << 30 // 2 GiB
 	DefaultDownloadTimeout = 10 * time.Minute
+	DefaultMediaRoot       = "data/media"
+	DefaultOutputDir       = "data/renditions"
 	// TargetLUFS is the EBU R128 integrated loudness every rendition is
 	// normalised to, with TargetTruePeak and TargetLRA.
 	TargetLUFS     = -23.0
@@ -35,10 +37,10 @@ const (
 // default.
 type Config struct {
 	// MediaRoot is the directory local sources must resolve under
-	// (symlinks resolved). Required for local sources.
+	// (symlinks resolved). Default DefaultMediaRoot.
 	MediaRoot string
 	// OutputDir receives <video_id>/<rendition>.mp4 and
-	// <video_id>/poster.jpg. Required.
+	// <video_id>/poster.jpg. Default DefaultOutputDir.
 	OutputDir string
 	// FFmpeg and FFprobe are the programs (a path, or a name looked up in
 	// PATH). Default "ffmpeg" and "ffprobe".
@@ -83,9 +85,10 @@ type Request struct {
 	// VideoID names the output directory ([A-Za-z0-9_.:-], 1–128, not
 	// "." or "..").
 	VideoID string
-	// Source is a path relative to MediaRoot (or absolute under it), or an
-	// http(s):// URL.
-	Source string
+	// Path is the source as a path relative to MediaRoot (or absolute
+	// under it); URL is the source as an https:// (or, with AllowHTTP,
+	// http://) URL. Exactly one of them.
+	Path, URL string
 	// Preset is a key of Presets.
 	Preset string
 	// Progress, when set, receives the percentage done (0–100) each time
@@ -178,12 +181,16 @@ type Enhancer struct {
 	cfg Config
 }
 
-// New checks cfg and returns an Enhancer. Directories are not created
+// New checks cfg and returns an Enhancer. Relative directories are
+// resolved against the working directory now; they are not created
 // here: OutputDir is created on first use; MediaRoot must exist when a
 // local source is read.
 func New(cfg Config) (*Enhancer, error) {
 	if cfg.OutputDir == "" {
-		return nil, errors.New("video: OutputDir is required")
+		cfg.OutputDir = DefaultOutputDir
+	}
+	if cfg.MediaRoot == "" {
+		cfg.MediaRoot = DefaultMediaRoot
 	}
 	if cfg.FFmpeg == "" {
 		cfg.FFmpeg = "ffmpeg"
@@ -222,8 +229,8 @@ func checkRequest(r *Request) ([]Rung, error) {
 	if !ok {
 		return nil, fail(ErrBadRequest, "unknown preset %q (mobile, standard, hd)", trunc(r.Preset, 40))
 	}
-	if r.Source == "" {
-		return nil, fail(ErrBadRequest, "source is empty")
+	if (r.Path == "") == (r.URL == "") {
+		return nil, fail(ErrBadRequest, "give exactly one source: a path under the media root or a URL")
 	}
 	return ladder, nil
 }
@@ -266,7 +273,7 @@ func (e *Enhancer) enhance(ctx context.Context, req Request) (*Result, error) {
 	}
 	defer os.RemoveAll(staging)
 
-	src, err := e.openSource(ctx, req.Source, staging)
+	src, err := e.openSource(ctx, req, staging)
 	if err != nil {
 		return nil, err
 	}

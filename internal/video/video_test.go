@@ -130,7 +130,7 @@ func TestEnhanceClip(t *testing.T) {
 
 	var progress []int
 	start := time.Now()
-	res, err := e.Enhance(context.Background(), Request{VideoID: "v1", Source: "clips/a.mp4", Preset: "mobile",
+	res, err := e.Enhance(context.Background(), Request{VideoID: "v1", Path: "clips/a.mp4", Preset: "mobile",
 		Progress: func(p int) { progress = append(progress, p) }})
 	if err != nil {
 		t.Fatal(err)
@@ -255,7 +255,7 @@ func TestEnhanceCancelKillsFFmpegGroup(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var running []string
-	_, err := e.Enhance(ctx, Request{VideoID: "v1", Source: "a.mp4", Preset: "mobile", Progress: func(p int) {
+	_, err := e.Enhance(ctx, Request{VideoID: "v1", Path: "a.mp4", Preset: "mobile", Progress: func(p int) {
 		if p > 10 && p < 90 && running == nil {
 			running = procsMentioning(t, out) // the transcoding ffmpeg writes under out
 			running = append(running, procsMentioning(t, marker)...)
@@ -290,7 +290,7 @@ func TestEnhanceNotVideo(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "notes.mp4"), []byte("these are not the frames you are looking for\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.Enhance(context.Background(), Request{VideoID: "v1", Source: "notes.mp4", Preset: "mobile"})
+	_, err := e.Enhance(context.Background(), Request{VideoID: "v1", Path: "notes.mp4", Preset: "mobile"})
 	if !errors.Is(err, ErrNotVideo) || !Permanent(err) || !strings.Contains(err.Error(), "ffprobe cannot read the source: Invalid data") {
 		t.Fatalf("err = %v, want a permanent ErrNotVideo saying ffprobe found invalid data", err)
 	}
@@ -302,12 +302,12 @@ func TestEnhanceNotVideo(t *testing.T) {
 	if b, err := exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", audio).CombinedOutput(); err != nil {
 		t.Fatalf("%v\n%s", err, b)
 	}
-	_, err = e.Enhance(context.Background(), Request{VideoID: "v2", Source: "song.m4a", Preset: "mobile"})
+	_, err = e.Enhance(context.Background(), Request{VideoID: "v2", Path: "song.m4a", Preset: "mobile"})
 	if !errors.Is(err, ErrNotVideo) || !strings.Contains(err.Error(), "no video stream") {
 		t.Fatalf("audio only: err = %v", err)
 	}
 	// A missing file is unreadable, also for good.
-	_, err = e.Enhance(context.Background(), Request{VideoID: "v3", Source: "gone.mp4", Preset: "mobile"})
+	_, err = e.Enhance(context.Background(), Request{VideoID: "v3", Path: "gone.mp4", Preset: "mobile"})
 	if !errors.Is(err, ErrUnreadable) || !Permanent(err) || !strings.Contains(err.Error(), "does not exist") {
 		t.Fatalf("missing: err = %v", err)
 	}
@@ -323,7 +323,7 @@ func TestEnhanceFFmpegMissing(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "a.mp4"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.Enhance(context.Background(), Request{VideoID: "v1", Source: "a.mp4", Preset: "mobile"})
+	_, err := e.Enhance(context.Background(), Request{VideoID: "v1", Path: "a.mp4", Preset: "mobile"})
 	if !errors.Is(err, ErrFFmpegMissing) || !Permanent(err) || !strings.Contains(err.Error(), "apt-get install -y ffmpeg") ||
 		!strings.Contains(err.Error(), "FFMPEG_PATH") {
 		t.Fatalf("err = %v", err)
@@ -344,18 +344,18 @@ func TestEnhanceRefusesPathsOutsideMediaRoot(t *testing.T) {
 	}
 	rel, _ := filepath.Rel(root, outside)
 	for _, src := range []string{"../x.mp4", rel, outside, "/etc/passwd", "link.mp4", "dir/secret.mp4", "a/../../x.mp4"} {
-		_, err := e.Enhance(context.Background(), Request{VideoID: "v1", Source: src, Preset: "mobile"})
+		_, err := e.Enhance(context.Background(), Request{VideoID: "v1", Path: src, Preset: "mobile"})
 		if !errors.Is(err, ErrBadRequest) || !Permanent(err) || !strings.Contains(err.Error(), "escapes the media root") {
 			t.Errorf("%s: err = %v, want a refusal", src, err)
 		}
 	}
 	for _, id := range []string{"..", ".", "a/b", ""} {
-		_, err := e.Enhance(context.Background(), Request{VideoID: id, Source: "a.mp4", Preset: "mobile"})
+		_, err := e.Enhance(context.Background(), Request{VideoID: id, Path: "a.mp4", Preset: "mobile"})
 		if !errors.Is(err, ErrBadRequest) {
 			t.Errorf("video id %q: err = %v", id, err)
 		}
 	}
-	_, err := e.Enhance(context.Background(), Request{VideoID: "v1", Source: "s3://bucket/a.mp4", Preset: "mobile"})
+	_, err := e.Enhance(context.Background(), Request{VideoID: "v1", URL: "s3://bucket/a.mp4", Preset: "mobile"})
 	if !errors.Is(err, ErrBadRequest) || !strings.Contains(err.Error(), `"s3" is not supported`) {
 		t.Errorf("s3: err = %v", err)
 	}
@@ -384,7 +384,7 @@ func TestEnhanceURLSource(t *testing.T) {
 	}))
 	defer srv.Close()
 	e, _, out := newTestEnhancer(t, func(c *Config) { c.HTTPClient = srv.Client(); c.MaxSourceBytes = int64(len(body)) })
-	res, err := e.Enhance(context.Background(), Request{VideoID: "u1", Source: srv.URL + "/a.mp4?sig=s3cr3t", Preset: "mobile"})
+	res, err := e.Enhance(context.Background(), Request{VideoID: "u1", URL: srv.URL + "/a.mp4?sig=s3cr3t", Preset: "mobile"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -392,20 +392,20 @@ func TestEnhanceURLSource(t *testing.T) {
 		t.Errorf("rendition = %+v", got)
 	}
 
-	_, err = e.Enhance(context.Background(), Request{VideoID: "u2", Source: srv.URL + "/missing.mp4?sig=s3cr3t", Preset: "mobile"})
+	_, err = e.Enhance(context.Background(), Request{VideoID: "u2", URL: srv.URL + "/missing.mp4?sig=s3cr3t", Preset: "mobile"})
 	if !errors.Is(err, ErrUnreadable) || !Permanent(err) || !strings.Contains(err.Error(), "HTTP 404") || strings.Contains(err.Error(), "s3cr3t") {
 		t.Errorf("404: err = %v", err)
 	}
-	_, err = e.Enhance(context.Background(), Request{VideoID: "u3", Source: srv.URL + "/busy", Preset: "mobile"})
+	_, err = e.Enhance(context.Background(), Request{VideoID: "u3", URL: srv.URL + "/busy", Preset: "mobile"})
 	if !errors.Is(err, ErrTransient) || Permanent(err) {
 		t.Errorf("503: err = %v, want a transient failure", err)
 	}
 	small, _, _ := newTestEnhancer(t, func(c *Config) { c.HTTPClient = srv.Client(); c.MaxSourceBytes = int64(len(body)) - 1 })
-	_, err = small.Enhance(context.Background(), Request{VideoID: "u4", Source: srv.URL + "/a.mp4", Preset: "mobile"})
+	_, err = small.Enhance(context.Background(), Request{VideoID: "u4", URL: srv.URL + "/a.mp4", Preset: "mobile"})
 	if !errors.Is(err, ErrUnreadable) || !strings.Contains(err.Error(), "limit") {
 		t.Errorf("too large: err = %v", err)
 	}
-	_, err = e.Enhance(context.Background(), Request{VideoID: "u5", Source: strings.Replace(srv.URL, "https", "http", 1) + "/a.mp4", Preset: "mobile"})
+	_, err = e.Enhance(context.Background(), Request{VideoID: "u5", URL: strings.Replace(srv.URL, "https", "http", 1) + "/a.mp4", Preset: "mobile"})
 	if !errors.Is(err, ErrBadRequest) || !strings.Contains(err.Error(), "https://") {
 		t.Errorf("http: err = %v", err)
 	}
