@@ -67,8 +67,10 @@ type VideoEnhancementResult struct {
 	Source *video.Source `json:"source,omitempty"`
 	// TargetLUFS is the EBU R128 loudness the audio was normalised to.
 	TargetLUFS float64 `json:"target_lufs,omitempty"`
-	// ProcessingSeconds is the wall time of the enhancement.
+	// ProcessingSeconds is the wall time of the enhancement, CPUSeconds
+	// the CPU time of ffmpeg and ffprobe.
 	ProcessingSeconds float64 `json:"processing_seconds,omitempty"`
+	CPUSeconds        float64 `json:"cpu_seconds,omitempty"`
 }
 
 // VideoEnhancer does the work of a video-enhancement job.

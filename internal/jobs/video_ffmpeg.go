@@ -44,7 +44,7 @@ func (f *FFmpegVideoEnhancer) Enhance(ctx context.Context, j *VideoEnhancementJo
 	src := r.Source
 	res := &VideoEnhancementResult{VideoID: r.VideoID, Preset: r.Preset, Enhancer: "ffmpeg", Renditions: []Rendition{},
 		Skipped: r.Skipped, Outputs: map[string]string{"poster": r.Poster}, Poster: r.Poster, Source: &src,
-		TargetLUFS: r.TargetLUFS, ProcessingSeconds: r.ProcessingSeconds}
+		TargetLUFS: r.TargetLUFS, ProcessingSeconds: r.ProcessingSeconds, CPUSeconds: r.CPUSeconds}
 	for _, o := range r.Renditions {
 		codec := o.VideoCodec
 		if o.AudioCodec != "" {

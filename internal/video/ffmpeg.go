@@ -112,10 +112,33 @@ func run(ctx context.Context, prog string, args []string, src *os.File, onLine f
 	err = cmd.Wait()
 	_ = killGroup(cmd) // anything the program left behind
 	wg.Wait()
+	if u, ok := ctx.Value(usageKey{}).(*usage); ok && cmd.ProcessState != nil {
+		u.add(cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime())
+	}
 	if ctx.Err() != nil {
 		return stderr.String(), fmt.Errorf("video-enhancement: %s stopped: %w", filepath.Base(prog), context.Cause(ctx))
 	}
 	return stderr.String(), err
+}
+
+// usage sums the CPU time of the programs run for one enhancement.
+type usage struct {
+	mu  sync.Mutex
+	cpu time.Duration
+}
+
+type usageKey struct{}
+
+func (u *usage) add(d time.Duration) {
+	u.mu.Lock()
+	u.cpu += d
+	u.mu.Unlock()
+}
+
+func (u *usage) total() time.Duration {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.cpu
 }
 
 func killGroup(cmd *exec.Cmd) error {

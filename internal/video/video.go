@@ -133,8 +133,10 @@ type Result struct {
 	Poster string `json:"poster"`
 	// TargetLUFS is the loudness the audio was normalised to.
 	TargetLUFS float64 `json:"target_lufs"`
-	// ProcessingSeconds is the wall time of the whole enhancement.
+	// ProcessingSeconds is the wall time of the whole enhancement;
+	// CPUSeconds the CPU time (user + system) of ffmpeg and ffprobe.
 	ProcessingSeconds float64 `json:"processing_seconds"`
+	CPUSeconds        float64 `json:"cpu_seconds"`
 }
 
 // Kinds of failure (Error.Kind).
@@ -249,6 +251,8 @@ func (e *Enhancer) Enhance(ctx context.Context, req Request) (*Result, error) {
 
 func (e *Enhancer) enhance(ctx context.Context, req Request) (*Result, error) {
 	start := time.Now()
+	use := &usage{}
+	ctx = context.WithValue(ctx, usageKey{}, use)
 	ladder, err := checkRequest(&req)
 	if err != nil {
 		return nil, err
@@ -350,6 +354,7 @@ func (e *Enhancer) enhance(ctx context.Context, req Request) (*Result, error) {
 	}
 	res.Poster = filepath.Join(req.VideoID, "poster.jpg")
 	res.ProcessingSeconds = time.Since(start).Seconds()
+	res.CPUSeconds = use.total().Seconds()
 	if e.cfg.Recorder != nil {
 		if err := e.cfg.Recorder.RecordRenditions(ctx, req.VideoID, res); err != nil {
 			return nil, fmt.Errorf("video-enhancement: recording the renditions of %s: %w", req.VideoID, err)

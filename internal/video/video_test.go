@@ -136,8 +136,11 @@ func TestEnhanceClip(t *testing.T) {
 		t.Fatal(err)
 	}
 	took := time.Since(start)
-	t.Logf("processing: %.2fs for a %.1fs 320x240 clip = %.2f s per clip second (mobile preset, one 240p rendition)",
-		took.Seconds(), clipSeconds, took.Seconds()/clipSeconds)
+	t.Logf("processing: %.2fs wall, %.2fs CPU for a %.1fs 320x240 clip = %.2f s wall, %.2f s CPU per clip second (mobile preset, one 240p rendition)",
+		took.Seconds(), res.CPUSeconds, clipSeconds, took.Seconds()/clipSeconds, res.CPUSeconds/clipSeconds)
+	if !(res.CPUSeconds > 0) {
+		t.Errorf("cpu_seconds = %v", res.CPUSeconds)
+	}
 
 	// 240p only: 360p and 480p would be upscales.
 	if len(res.Renditions) != 1 || res.Renditions[0].Name != "240p" {
