@@ -258,13 +258,23 @@ func TestEnhanceCancelKillsFFmpegGroup(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var running []string
-	_, err := e.Enhance(ctx, Request{VideoID: "v1", Path: "a.mp4", Preset: "mobile", Progress: func(p int) {
-		if p > 10 && p < 90 && running == nil {
-			running = procsMentioning(t, out) // the transcoding ffmpeg writes under out
-			running = append(running, procsMentioning(t, marker)...)
-			cancel()
-		}
-	}})
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.Enhance(ctx, Request{VideoID: "v1", Path: "a.mp4", Preset: "mobile", Progress: func(p int) {
+			if p > 10 && p < 90 && running == nil {
+				running = procsMentioning(t, out) // the transcoding ffmpeg writes under out
+				running = append(running, procsMentioning(t, marker)...)
+				cancel()
+			}
+		}})
+		done <- err
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("Enhance still running 2 minutes on (cancelled: %v): ffmpeg's group was not killed; running %v", ctx.Err() != nil, procsMentioning(t, marker))
+	}
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
