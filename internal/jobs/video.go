@@ -168,6 +168,6 @@ func checkVideo(j *VideoEnhancementJob) error {
 }
 
 func videoSpec(e VideoEnhancer) *Spec {
-	return newSpec(VideoEnhancement, "rendition plan / transcoding of an uploaded video", checkVideo,
+	return newSpec(VideoEnhancement, "H.264/AAC renditions and a poster of an uploaded video (ffmpeg)", checkVideo,
 		func(ctx context.Context, j *VideoEnhancementJob) (any, error) { return e.Enhance(ctx, j) })
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -164,6 +165,10 @@ type ffprobeDoc struct {
 		Height      int            `json:"height"`
 		Duration    string         `json:"duration"`
 		Disposition map[string]int `json:"disposition"`
+		SideData    []struct {
+			Rotation float64 `json:"rotation"`
+		} `json:"side_data_list"`
+		Tags map[string]string `json:"tags"`
 	} `json:"streams"`
 	Format struct {
 		Duration   string `json:"duration"`
@@ -204,6 +209,18 @@ func parseProbe(b []byte) (*probed, error) {
 			}
 			found = true
 			p.Width, p.Height, p.VideoCodec = s.Width, s.Height, s.CodecName
+			// A phone's portrait video is often stored landscape with a
+			// rotation; ffmpeg applies it when decoding, so the size
+			// that counts is the displayed one.
+			rot, _ := strconv.ParseFloat(s.Tags["rotate"], 64)
+			for _, sd := range s.SideData {
+				if sd.Rotation != 0 {
+					rot = sd.Rotation
+				}
+			}
+			if r := math.Mod(math.Abs(rot), 180); r > 45 && r < 135 {
+				p.Width, p.Height = p.Height, p.Width
+			}
 			if d, err := strconv.ParseFloat(s.Duration, 64); err == nil {
 				p.DurationSeconds = d
 			}

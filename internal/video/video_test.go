@@ -423,3 +423,29 @@ func TestEnhanceURLSource(t *testing.T) {
 		t.Errorf("http: err = %v", err)
 	}
 }
+
+// A portrait phone video stored landscape with a 90° rotation: the
+// rendition is portrait, its short side (the width) is the rung's.
+func TestEnhanceRotatedPortrait(t *testing.T) {
+	needFFmpeg(t)
+	e, root, out := newTestEnhancer(t, nil)
+	land := filepath.Join(t.TempDir(), "land.mp4")
+	makeClip(t, land, 320, 240, 2, 0.05)
+	if b, err := exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-i", land, "-c", "copy",
+		"-metadata:s:v:0", "rotate=90", filepath.Join(root, "portrait.mp4")).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	res, err := e.Enhance(context.Background(), Request{VideoID: "p1", Path: "portrait.mp4", Preset: "mobile"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Source.Width != 240 || res.Source.Height != 320 {
+		t.Errorf("source = %dx%d, want the displayed 240x320", res.Source.Width, res.Source.Height)
+	}
+	if len(res.Renditions) != 1 || res.Renditions[0].Name != "240p" {
+		t.Fatalf("renditions = %+v", res.Renditions)
+	}
+	if got := ffprobeFile(t, filepath.Join(out, res.Renditions[0].Path)); got.Width != 240 || got.Height != 320 {
+		t.Errorf("rendition = %dx%d, want 240x320", got.Width, got.Height)
+	}
+}
