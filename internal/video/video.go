@@ -207,7 +207,17 @@ func New(cfg Config) (*Enhancer, error) {
 		cfg.DownloadTimeout = DefaultDownloadTimeout
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Timeout: cfg.DownloadTimeout}
+		allowHTTP := cfg.AllowHTTP
+		cfg.HTTPClient = &http.Client{Timeout: cfg.DownloadTimeout,
+			CheckRedirect: func(req *http.Request, via []*http.Request) error {
+				if len(via) >= 5 {
+					return errors.New("more than 5 redirects")
+				}
+				if req.URL.Scheme != "https" && !allowHTTP {
+					return errors.New("redirected away from https")
+				}
+				return nil
+			}}
 	}
 	var err error
 	if cfg.OutputDir, err = filepath.Abs(cfg.OutputDir); err != nil {
