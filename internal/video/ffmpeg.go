@@ -272,7 +272,7 @@ func measureLoudness(ctx context.Context, ffmpeg string, src *os.File) (*loudnes
 		}
 		return nil, fail(ErrNotVideo, "the audio cannot be decoded: %s", lastLine(stderr))
 	}
-	m, err := ParseLoudnorm(stderr)
+	m, err := parseLoudnorm(stderr)
 	if err != nil {
 		return nil, fail(ErrTranscode, "loudness measurement: %v", err)
 	}
@@ -282,9 +282,9 @@ func measureLoudness(ctx context.Context, ffmpeg string, src *os.File) (*loudnes
 	return m, nil
 }
 
-// ParseLoudnorm reads the JSON block loudnorm prints (print_format=json)
+// parseLoudnorm reads the JSON block loudnorm prints (print_format=json)
 // at the end of ffmpeg's log: the input_* measures and target_offset.
-func ParseLoudnorm(log string) (*loudness, error) {
+func parseLoudnorm(log string) (*loudness, error) {
 	i := strings.LastIndex(log, "{")
 	j := strings.LastIndex(log, "}")
 	if i < 0 || j < i {

@@ -84,7 +84,7 @@ func measureLUFS(t *testing.T, path string) float64 {
 	if err != nil {
 		t.Fatalf("measuring loudness: %v\n%s", err, out)
 	}
-	m, err := ParseLoudnorm(string(out))
+	m, err := parseLoudnorm(string(out))
 	if err != nil {
 		t.Fatal(err)
 	}
