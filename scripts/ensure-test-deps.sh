@@ -20,6 +20,17 @@ if ! command -v redis-server >/dev/null 2>&1; then
   fi
 fi
 
+# The video-enhancement tests (internal/video, interop) run Debian's
+# ffmpeg and ffprobe on generated clips.
+if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "ffmpeg missing: installing it from Debian's packages (video-enhancement tests)" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ffmpeg >/dev/null
+  else
+    need_root ffmpeg "sudo apt-get update && sudo apt-get install -y ffmpeg"
+  fi
+fi
+
 # The dashboard's browser test (cmd/zyeute) drives Debian's chromium
 # through the DevTools protocol (chromedp); no chromedriver needed.
 if ! command -v chromium >/dev/null 2>&1; then

@@ -17,7 +17,7 @@ func init() { extensions = append(extensions, wireJobs) }
 // admin stats, GET /metrics, and the workers when WORKERS is true and
 // Redis is configured.
 func wireJobs(_ context.Context, a *app) error {
-	reg, err := jobs.NewRegistry(a.registry)
+	reg, err := jobs.NewRegistry(registryConfig(a.registry, a.cfg))
 	if err != nil {
 		return err
 	}

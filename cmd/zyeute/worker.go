@@ -32,7 +32,7 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	if concurrency < 1 || concurrency > config.MaxWorkerConcurrency {
 		return &exitError{code: exitUsage, err: fmt.Errorf("worker: --concurrency must be between 1 and %d", config.MaxWorkerConcurrency)}
 	}
-	reg, err := jobs.NewRegistry(e.registry)
+	reg, err := jobs.NewRegistry(registryConfig(e.registry, cfg))
 	if err != nil {
 		return err
 	}

@@ -59,6 +59,7 @@ type Config struct {
 	Database    Database
 	Workers     Workers
 	Shutdown    Shutdown
+	Media       Media // video-enhancement (media.go)
 	// JobsAPI is how the job API (/api/jobs/*) authenticates clients.
 	JobsAPI JobsAPI
 	// Notices are warnings about the configuration that do not stop the
@@ -200,6 +201,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.Shutdown.Timeout = l.durationIn("SHUTDOWN_TIMEOUT", DefaultShutdownTimeout, 100*time.Millisecond, time.Hour)
 	c.HTTP.Host = l.host("HOST")
 	c.JobsAPI = l.jobsAPI(c.AdminToken)
+	c.Media = l.media()
 	c.Notices = l.notices
 	if len(l.errs) > 0 {
 		return nil, errors.Join(l.errs...)

@@ -29,7 +29,10 @@ func TestPayloadValidation(t *testing.T) {
 		{VideoEnhancement, `{"video_id":"v 1","source_url":"https://cdn.example/v1.mp4","duration_seconds":30}`, "video_id", "may only contain"},
 		{VideoEnhancement, `{"video_id":"v1","source_url":"ftp://cdn.example/v1.mp4","duration_seconds":30}`, "source_url", "https://"},
 		{VideoEnhancement, `{"video_id":"v1","source_url":"https://u:pw@cdn.example/v","duration_seconds":30}`, "source_url", "credentials"},
-		{VideoEnhancement, `{"video_id":"v1","source_url":"s3://bucket/v1","duration_seconds":0}`, "duration_seconds", "more than 0"},
+		{VideoEnhancement, `{"video_id":"v1","source_url":"s3://bucket/v1","duration_seconds":-1}`, "duration_seconds", "between 0 (unknown) and 3600"},
+		{VideoEnhancement, `{"video_id":"v1","source_path":"clips/v1.mp4"}`, "", ""},
+		{VideoEnhancement, `{"video_id":"v1","source_path":"clips/v1.mp4","source_url":"s3://bucket/v1"}`, "source_path", "not both"},
+		{VideoEnhancement, `{"video_id":"v1"}`, "source_url", "is required"},
 		{VideoEnhancement, `{"video_id":"v1","source_url":"s3://bucket/v1","duration_seconds":3,"preset":"4k"}`, "preset", "must be one of"},
 		{VideoEnhancement, `{"video_id":"v1","source_url":"s3://bucket/v1","duration_seconds":3,"width":720}`, "width", "both or neither"},
 		{VideoEnhancement, `{"video_id":"v1","source_url":"s3://bucket/v1","duration_seconds":"3"}`, "duration_seconds", "must be a JSON number"},
@@ -76,7 +79,7 @@ func TestPayloadValidation(t *testing.T) {
 		{MemoryMining, `{"user_id":"u1","videos":[{"video_id":"a","created_at":"2024-11-26T10:00:00Z","likes":1e30}]}`, "videos.likes", "must be a JSON number"},
 		{BlockchainSync, `{"wallet":"0xAbCdEf0123456789abcdef0123456789ABCDEF01","chain":"polygon","from_block":9007199254740992,"to_block":9007199254740993}`, "from_block", "at most 9007199254740991"},
 		{BlockchainSync, `{"wallet":"0xAbCdEf0123456789abcdef0123456789ABCDEF01","chain":"polygon","from_block":1,"to_block":18446744073709551616}`, "to_block", "must be a JSON number"},
-		{VideoEnhancement, `{"video_id":"v1","source_url":"s3://bucket/v1","duration_seconds":1e300}`, "duration_seconds", "at most 3600"},
+		{VideoEnhancement, `{"video_id":"v1","source_url":"s3://bucket/v1","duration_seconds":1e300}`, "duration_seconds", "and 3600"},
 		{VideoEnhancement, `{"video_id":"v1","source_url":"s3://bucket/v1","duration_seconds":3,"width":-720,"height":-1280}`, "width", "between 1 and 8192"},
 	}
 	for _, tt := range tests {
@@ -148,7 +151,7 @@ func run(t *testing.T, reg *Registry, queue, data string, out any) {
 func TestLocalHandlers(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 26, 15, 0, 0, 0, time.UTC)
-	reg, _ := NewRegistry(&RegistryConfig{Now: func() time.Time { return now }})
+	reg, _ := NewRegistry(&RegistryConfig{Now: func() time.Time { return now }, Handlers: Handlers{Video: LocalVideoEnhancer{}}})
 
 	t.Run("video plan skips upscaling", func(t *testing.T) {
 		var r VideoEnhancementResult

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/zyeute/zyeute-redis/internal/httpapi"
+	"github.com/zyeute/zyeute-redis/internal/video"
 	"github.com/zyeute/zyeute-redis/queue"
 )
 
@@ -193,8 +194,8 @@ func jsonKind(k string) string {
 }
 
 // Handlers are the implementations behind the queues. A nil field uses the
-// local default (LocalVideoEnhancer, …), which does bounded, deterministic
-// work in-process; a production deployment plugs its services in here.
+// default (FFmpegVideoEnhancer, LocalAnalyticsAggregator, …); a deployment
+// plugs its own services in here.
 type Handlers struct {
 	Video     VideoEnhancer
 	Analytics AnalyticsAggregator
@@ -216,6 +217,10 @@ type RegistryConfig struct {
 	// (1ms to 24h each; see ParseTimeouts for the deployment setting).
 	// Defaults to DefaultTimeouts for the queues not listed.
 	Timeouts map[string]time.Duration
+	// Media configures the default video enhancer (FFmpegVideoEnhancer):
+	// media root, output directory, ffmpeg and ffprobe. Zero fields take
+	// internal/video's defaults. Unused when Handlers.Video is set.
+	Media video.Config
 	// AbandonAfter is how long a handler may keep running once its
 	// context ended (budget or caller) before its job fails without it.
 	// Defaults to DefaultAbandonAfter (2s).
@@ -249,7 +254,11 @@ func NewRegistry(cfg *RegistryConfig) (*Registry, error) {
 	}
 	h := c.Handlers
 	if h.Video == nil {
-		h.Video = LocalVideoEnhancer{}
+		v, err := NewFFmpegVideoEnhancer(c.Media)
+		if err != nil {
+			return nil, err
+		}
+		h.Video = v
 	}
 	if h.Analytics == nil {
 		h.Analytics = LocalAnalyticsAggregator{}
@@ -307,6 +316,7 @@ func (r *Registry) Handler(name string) (queue.Handler, error) {
 		return nil, err
 	}
 	return func(ctx context.Context, j *queue.Job) (any, error) {
+		ctx = WithProgress(ctx, func(v any) { _ = j.UpdateProgress(ctx, v) })
 		res, err := s.Run(ctx, j.Data)
 		if errors.Is(err, queue.ErrWorkerClosing) {
 			// Shut down mid-job, even by a handler that ignored its

@@ -3,6 +3,9 @@ package jobs
 import (
 	"context"
 	"fmt"
+	"strings"
+
+	"github.com/zyeute/zyeute-redis/internal/video"
 )
 
 // VideoEnhancementJob is the payload of the video-enhancement queue: a
@@ -11,11 +14,17 @@ type VideoEnhancementJob struct {
 	// VideoID identifies the video (required, 1–128 of [A-Za-z0-9_.:-]).
 	VideoID string `json:"video_id"`
 	// SourceURL is where the transcoder reads the upload: https://, s3://
-	// or gs:// (required, ≤ 2048 bytes, no credentials).
-	SourceURL string `json:"source_url"`
+	// or gs:// (≤ 2048 bytes, no credentials). The ffmpeg enhancer reads
+	// https:// only. Exactly one of SourceURL and SourcePath.
+	SourceURL string `json:"source_url,omitempty"`
+	// SourcePath is the upload as a file path relative to the media root
+	// (MEDIA_ROOT), ≤ 1024 bytes; a path that leaves the root, by ".." or
+	// a symbolic link, fails the job.
+	SourcePath string `json:"source_path,omitempty"`
 	// Preset is "mobile", "standard" or "hd". Defaults to "standard".
 	Preset string `json:"preset,omitempty"`
-	// DurationSeconds of the video, > 0 and ≤ 3600 (required; sizes the plan).
+	// DurationSeconds of the video, 0 (unknown) to 3600; sizes the plan
+	// (the ffmpeg enhancer measures the video itself).
 	DurationSeconds float64 `json:"duration_seconds"`
 	// Width and Height of the source in pixels (optional, both or neither,
 	// 1–8192). When known, renditions taller than the source's short side
@@ -31,7 +40,12 @@ type Rendition struct {
 	VideoKbps      int    `json:"video_kbps"`
 	AudioKbps      int    `json:"audio_kbps"`
 	Codec          string `json:"codec"`
-	EstimatedBytes int64  `json:"estimated_bytes"`
+	EstimatedBytes int64  `json:"estimated_bytes,omitempty"` // the plan's estimate
+	// Width, Bytes and Path (relative to the output directory) of a
+	// rendition written (real enhancers only).
+	Width int    `json:"width,omitempty"`
+	Bytes int64  `json:"bytes,omitempty"`
+	Path  string `json:"path,omitempty"`
 }
 
 // VideoEnhancementResult is the rendition plan (and, from a real
@@ -42,10 +56,21 @@ type VideoEnhancementResult struct {
 	Renditions []Rendition `json:"renditions"`
 	// Skipped lists renditions left out to avoid upscaling.
 	Skipped []string `json:"skipped,omitempty"`
-	// Enhancer names the implementation ("local-plan").
+	// Enhancer names the implementation ("ffmpeg", "local-plan").
 	Enhancer string `json:"enhancer"`
-	// Outputs maps rendition name to the URL written (real enhancers only).
+	// Outputs maps rendition name (and "poster") to the file written,
+	// relative to the output directory (real enhancers only).
 	Outputs map[string]string `json:"outputs,omitempty"`
+	// Poster is the JPEG thumbnail written (ffmpeg enhancer).
+	Poster string `json:"poster,omitempty"`
+	// Source is the input as ffprobe saw it (ffmpeg enhancer).
+	Source *video.Source `json:"source,omitempty"`
+	// TargetLUFS is the EBU R128 loudness the audio was normalised to.
+	TargetLUFS float64 `json:"target_lufs,omitempty"`
+	// ProcessingSeconds is the wall time of the enhancement, CPUSeconds
+	// the CPU time of ffmpeg and ffprobe.
+	ProcessingSeconds float64 `json:"processing_seconds,omitempty"`
+	CPUSeconds        float64 `json:"cpu_seconds,omitempty"`
 }
 
 // VideoEnhancer does the work of a video-enhancement job.
@@ -55,9 +80,8 @@ type VideoEnhancer interface {
 
 // LocalVideoEnhancer returns the rendition plan for the preset (heights,
 // bitrates, codec, estimated sizes from the duration) without touching the
-// video. A production deployment plugs in the transcoding service (e.g. an
-// ffmpeg worker fleet or a cloud media service) that reads SourceURL, writes
-// each rendition and fills Outputs.
+// video. It is no longer the default (FFmpegVideoEnhancer is); plug it in
+// (Handlers.Video) where no video should be processed.
 type LocalVideoEnhancer struct{}
 
 type presetRendition struct {
@@ -110,8 +134,17 @@ func checkVideo(j *VideoEnhancementJob) error {
 	if err := checkID("video_id", j.VideoID, true); err != nil {
 		return err
 	}
-	if err := checkMediaURL("source_url", j.SourceURL); err != nil {
-		return err
+	switch {
+	case j.SourceURL != "" && j.SourcePath != "":
+		return fieldError("source_path", "give source_url or source_path, not both")
+	case j.SourcePath != "":
+		if len(j.SourcePath) > 1024 || strings.ContainsRune(j.SourcePath, 0) {
+			return fieldError("source_path", "must be at most 1024 bytes, without NUL")
+		}
+	default:
+		if err := checkMediaURL("source_url", j.SourceURL); err != nil {
+			return err
+		}
 	}
 	if j.Preset == "" {
 		j.Preset = "standard"
@@ -119,8 +152,8 @@ func checkVideo(j *VideoEnhancementJob) error {
 	if err := oneOf("preset", j.Preset, "mobile", "standard", "hd"); err != nil {
 		return err
 	}
-	if !(j.DurationSeconds > 0 && j.DurationSeconds <= 3600) {
-		return fieldError("duration_seconds", "must be more than 0 and at most 3600")
+	if !(j.DurationSeconds >= 0 && j.DurationSeconds <= 3600) {
+		return fieldError("duration_seconds", "must be between 0 (unknown) and 3600")
 	}
 	if (j.Width == 0) != (j.Height == 0) {
 		return fieldError("width", "width and height go together (both or neither)")
@@ -135,6 +168,6 @@ func checkVideo(j *VideoEnhancementJob) error {
 }
 
 func videoSpec(e VideoEnhancer) *Spec {
-	return newSpec(VideoEnhancement, "rendition plan / transcoding of an uploaded video", checkVideo,
+	return newSpec(VideoEnhancement, "H.264/AAC renditions and a poster of an uploaded video (ffmpeg)", checkVideo,
 		func(ctx context.Context, j *VideoEnhancementJob) (any, error) { return e.Enhance(ctx, j) })
 }

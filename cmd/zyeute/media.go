@@ -1,0 +1,23 @@
+package main
+
+import (
+	"github.com/zyeute/zyeute-redis/internal/config"
+	"github.com/zyeute/zyeute-redis/internal/jobs"
+	"github.com/zyeute/zyeute-redis/internal/video"
+)
+
+// registryConfig is rc (nil: the defaults; tests plug their handlers in)
+// with the video enhancer's media settings taken from cfg (MEDIA_ROOT,
+// MEDIA_OUTPUT_DIR, FFMPEG_PATH, …) unless rc sets them.
+func registryConfig(rc *jobs.RegistryConfig, cfg *config.Config) *jobs.RegistryConfig {
+	var c jobs.RegistryConfig
+	if rc != nil {
+		c = *rc
+	}
+	if c.Media == (video.Config{}) {
+		m := cfg.Media
+		c.Media = video.Config{MediaRoot: m.Root, OutputDir: m.OutputDir, FFmpeg: m.FFmpeg, FFprobe: m.FFprobe,
+			MaxSourceBytes: m.MaxSourceBytes, DownloadTimeout: m.DownloadTimeout}
+	}
+	return &c
+}
