@@ -1,0 +1,4 @@
+// Package clustertest runs the service's Redis users (queues, moderation
+// cache, sessions, stats, doctor) against a real Redis Cluster started by
+// internal/redistest, and kills masters under load. It has tests only.
+package clustertest
