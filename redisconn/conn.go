@@ -145,8 +145,8 @@ type Conn struct {
 	// READONLY (see hook); readOnlyLogged is when that was last logged.
 	readOnlyRetries int
 	readOnlyLogged  time.Time
-	cancel  context.CancelFunc
-	done    chan struct{}
+	cancel          context.CancelFunc
+	done            chan struct{}
 }
 
 // New builds the client (no I/O happens until Start or Check). When cfg is
