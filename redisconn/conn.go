@@ -140,13 +140,14 @@ type Conn struct {
 	nextSub int
 	started bool
 	closed  bool
+	cancel  context.CancelFunc
+	done    chan struct{}
 
 	// readOnlyRetries bounds the re-runs of a command refused with
-	// READONLY (see hook); readOnlyLogged is when that was last logged.
+	// READONLY (see hook); readOnlyLogged (under mu) is when that was last
+	// logged.
 	readOnlyRetries int
 	readOnlyLogged  time.Time
-	cancel          context.CancelFunc
-	done            chan struct{}
 }
 
 // New builds the client (no I/O happens until Start or Check). When cfg is
