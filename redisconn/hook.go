@@ -2,7 +2,9 @@ package redisconn
 
 import (
 	"context"
+	"errors"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -28,6 +30,13 @@ const readOnlyLogEvery = 10 * time.Second
 // connection. A READONLY reply means the server ran none of the writes, so
 // running the command again is safe. Cluster clients handle READONLY
 // themselves (slot map reload).
+//
+// In Cluster mode, a connection error, a timeout or CLUSTERDOWN/TRYAGAIN
+// asks the cluster client to reload its slot map (CLUSTER SLOTS, at most
+// once per 200ms): go-redis does so by itself only on MOVED/ASK or every
+// 60s, so after a master dies (no MOVED from a dead node) every command
+// for its slots would fail for up to a minute after the replica took
+// over.
 type hook struct{ c *Conn }
 
 func (h hook) DialHook(next redis.DialHook) redis.DialHook {
@@ -48,6 +57,7 @@ func (h hook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 			cmd.SetErr(nil)
 			err = next(ctx, cmd)
 		}
+		h.c.refreshTopology(err)
 		if err != nil && ctx.Value(probeKey{}) == nil && isConnError(err) {
 			h.c.poke()
 		}
@@ -64,6 +74,7 @@ func (h hook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessP
 			}
 			err = next(ctx, cmds)
 		}
+		h.c.refreshTopology(err)
 		if err != nil && isConnError(err) {
 			h.c.poke()
 		}
@@ -102,5 +113,23 @@ func (c *Conn) noteReadOnly() {
 	if due {
 		c.log.Warn("[Redis] READONLY from a pooled connection (the master was demoted): reconnecting to the current master",
 			"target", c.cfg.Target())
+	}
+}
+
+// refreshTopology asks a cluster client to reload its slot map after err,
+// when err says a node is gone or the cluster is reconfiguring.
+func (c *Conn) refreshTopology(err error) {
+	if err == nil || c.cfg.Mode != config.ModeCluster {
+		return
+	}
+	var rerr redis.Error
+	switch {
+	case isConnError(err), errors.Is(err, context.DeadlineExceeded):
+	case errors.As(err, &rerr) && (strings.HasPrefix(rerr.Error(), "CLUSTERDOWN") || strings.HasPrefix(rerr.Error(), "TRYAGAIN")):
+	default:
+		return
+	}
+	if cc, ok := c.client.(*redis.ClusterClient); ok {
+		cc.ReloadState(context.Background())
 	}
 }
