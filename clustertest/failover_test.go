@@ -3,8 +3,10 @@ package clustertest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/zyeute/zyeute-redis/internal/redistest"
 	"github.com/zyeute/zyeute-redis/queue"
+	"github.com/zyeute/zyeute-redis/redisconn"
 )
 
 // failoverResult is what TestClusterFailoverUnderLoad measures.
@@ -52,6 +55,16 @@ func TestClusterFailoverUnderLoad(t *testing.T) {
 	logs := &logBuffer{}
 	conn := connect(t, c, logs)
 	rdb := conn.Client()
+	// What /api/health reports comes from the Conn's state: record its
+	// transitions.
+	var stateMu sync.Mutex
+	var states []string
+	stopSub := conn.Subscribe(func(st redisconn.Status) {
+		stateMu.Lock()
+		states = append(states, fmt.Sprintf("%s %s (%s)", st.Since.Format("15:04:05.000"), st.State, st.Message))
+		stateMu.Unlock()
+	})
+	defer stopSub()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
@@ -172,30 +185,39 @@ func TestClusterFailoverUnderLoad(t *testing.T) {
 	// Every job accepted after the promotion must complete; give the
 	// stalled checker time to recover jobs that were active on the dead
 	// master.
-	var lostAfterPromotion []int
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		lostAfterPromotion = lostAfterPromotion[:0]
-		pending := 0
+	pendingJobs := func() (all, afterPromotion []int) {
 		mu.Lock()
+		defer mu.Unlock()
 		accepted.Range(func(k, v any) bool {
 			if runs[k.(int)] == 0 {
-				pending++
+				all = append(all, k.(int))
 				if v.(time.Time).After(promotedAt) {
-					lostAfterPromotion = append(lostAfterPromotion, k.(int))
+					afterPromotion = append(afterPromotion, k.(int))
 				}
 			}
 			return true
 		})
-		mu.Unlock()
+		return all, afterPromotion
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	idleChecks := 0
+	for time.Now().Before(deadline) {
+		if all, _ := pendingJobs(); len(all) == 0 {
+			break
+		}
+		// Jobs lost with the dead master never complete: stop once the
+		// queue has been idle for a while.
 		counts, cerr := q.Counts(ctx)
-		idle := cerr == nil && counts.Waiting == 0 && counts.Active == 0 && counts.Delayed == 0 && counts.Prioritized == 0
-		if (pending == 0 || idle) || time.Now().After(deadline) {
+		if cerr == nil && counts.Waiting == 0 && counts.Active == 0 && counts.Delayed == 0 && counts.Prioritized == 0 {
+			idleChecks++
+		} else {
+			idleChecks = 0
+		}
+		if idleChecks >= 10 {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-
 	t.Logf("drained (or gave up) in %s", time.Since(drainFrom).Round(time.Millisecond))
 	// No worker hangs: both close within their timeout.
 	for i, w := range []*queue.Worker{w1, w2} {
@@ -207,6 +229,7 @@ func TestClusterFailoverUnderLoad(t *testing.T) {
 		}
 	}
 
+	_, lostAfterPromotion := pendingJobs()
 	var res failoverResult
 	res.Promotion = promotedAt.Sub(killedAt)
 	res.FirstAdd = time.Duration(firstAdd.Load())
@@ -230,6 +253,14 @@ func TestClusterFailoverUnderLoad(t *testing.T) {
 	t.Logf("failover under load: %d jobs produced, accepted %d, completed %d, duplicated %d, lost %d; %d failed adds (retried); promotion %s, first add %s, first completion %s after SIGKILL",
 		total, res.Accepted, res.Completed, res.Duplicated, res.Lost, res.AddErrors,
 		res.Promotion.Round(time.Millisecond), res.FirstAdd.Round(time.Millisecond), res.FirstCompletion.Round(time.Millisecond))
+	stateMu.Lock()
+	t.Logf("SIGKILL at %s; connection state changes: %v", killedAt.Format("15:04:05.000"), states)
+	stateMu.Unlock()
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "[Redis]") {
+			t.Log(line)
+		}
+	}
 	if len(lostAfterPromotion) > 0 {
 		t.Fatalf("%d jobs accepted after the promotion never completed (for example job %d)", len(lostAfterPromotion), lostAfterPromotion[0])
 	}
