@@ -43,6 +43,32 @@ type failoverResult struct {
 // CLUSTER_FAILOVER_LOAD (a duration, default 1.5s) sets how long the load
 // runs on each side of the kill; the chaos suite can raise it.
 func TestClusterFailoverUnderLoad(t *testing.T) {
+	load := failoverLoad(t)
+	c := redistest.StartCluster(t, nil)
+	logs := &logBuffer{}
+	conn := connect(t, c, logs)
+	prefix := "{" + redistest.KeyPrefix(t) + "}"
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	slot, err := c.KeySlot(ctx, prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runFailoverLoad(t, conn, logs, prefix, load, func(ctx context.Context) {
+		old, err := c.KillMaster(ctx, slot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nm, err := c.WaitPromotion(ctx, slot, old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("killed %s; replica %s serves slot %d", old.Addr(), nm.Addr(), slot)
+	})
+}
+
+// failoverLoad reads CLUSTER_FAILOVER_LOAD.
+func failoverLoad(t *testing.T) time.Duration {
 	load := 1500 * time.Millisecond
 	if v := os.Getenv("CLUSTER_FAILOVER_LOAD"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -51,9 +77,16 @@ func TestClusterFailoverUnderLoad(t *testing.T) {
 		}
 		load = d
 	}
-	c := redistest.StartCluster(t, nil)
-	logs := &logBuffer{}
-	conn := connect(t, c, logs)
+	return load
+}
+
+// runFailoverLoad runs a producer and two workers on queue "load" under
+// prefix through conn for load, calls kill (which returns once a new
+// master serves the queue), keeps the load on until adds succeed again and
+// for load more, waits for the workers to drain, closes them and checks and
+// logs the counts.
+func runFailoverLoad(t *testing.T, conn *redisconn.Conn, logs *logBuffer, prefix string, load time.Duration, kill func(context.Context)) failoverResult {
+	t.Helper()
 	rdb := conn.Client()
 	// What /api/health reports comes from the Conn's state: record its
 	// transitions.
@@ -67,13 +100,7 @@ func TestClusterFailoverUnderLoad(t *testing.T) {
 	defer stopSub()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-
-	prefix := "{" + redistest.KeyPrefix(t) + "}"
 	const name = "load"
-	slot, err := c.KeySlot(ctx, prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
 	q, err := queue.NewQueue(rdb, name, &queue.QueueOptions{Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
@@ -162,18 +189,11 @@ func TestClusterFailoverUnderLoad(t *testing.T) {
 	mu.Lock()
 	killedAt = time.Now()
 	mu.Unlock()
-	old, err := c.KillMaster(ctx, slot)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nm, err := c.WaitPromotion(ctx, slot, old)
-	if err != nil {
-		t.Fatal(err)
-	}
+	kill(ctx)
 	mu.Lock()
 	promotedAt = time.Now()
 	mu.Unlock()
-	t.Logf("killed %s; replica %s serves slot %d after %s", old.Addr(), nm.Addr(), slot, promotedAt.Sub(killedAt).Round(time.Millisecond))
+	t.Logf("new master serves the queue %s after SIGKILL", promotedAt.Sub(killedAt).Round(time.Millisecond))
 
 	// Load continues until adds succeed again, then for `load` more.
 	waitFor(t, 30*time.Second, "an add accepted after the kill", func() bool { return firstAdd.Load() != 0 })
@@ -257,7 +277,7 @@ func TestClusterFailoverUnderLoad(t *testing.T) {
 	t.Logf("SIGKILL at %s; connection state changes: %v", killedAt.Format("15:04:05.000"), states)
 	stateMu.Unlock()
 	for _, line := range strings.Split(logs.String(), "\n") {
-		if strings.Contains(line, "[Redis]") {
+		if strings.Contains(line, "[Redis]") && !strings.Contains(line, "level=DEBUG") {
 			t.Log(line)
 		}
 	}
@@ -270,4 +290,29 @@ func TestClusterFailoverUnderLoad(t *testing.T) {
 	if res.Accepted == 0 || res.Completed == 0 {
 		t.Fatal("no load")
 	}
+	return res
+}
+
+// TestSentinelFailoverUnderLoad is the same load through Sentinel: the
+// master is killed with SIGKILL and the Sentinel (down-after 500ms)
+// promotes the replica.
+func TestSentinelFailoverUnderLoad(t *testing.T) {
+	load := failoverLoad(t)
+	s := redistest.StartSentinel(t, nil)
+	logs := &logBuffer{}
+	conn := connectEnv(t, map[string]string{
+		"REDIS_SENTINEL_ADDRS":  s.Addr(),
+		"REDIS_SENTINEL_MASTER": s.MasterName,
+	}, logs)
+	runFailoverLoad(t, conn, logs, redistest.KeyPrefix(t), load, func(ctx context.Context) {
+		old, err := s.KillMaster(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nm, err := s.WaitNewMaster(ctx, old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("killed %s; the Sentinel names %s", old, nm)
+	})
 }

@@ -38,7 +38,12 @@ func (l *logBuffer) String() string {
 // (as the binary does), starts its probe and waits until connected.
 func connect(t *testing.T, c *redistest.Cluster, logs *logBuffer) *redisconn.Conn {
 	t.Helper()
-	env := map[string]string{"REDIS_CLUSTER_ADDRS": strings.Join(c.Addrs(), ",")}
+	return connectEnv(t, map[string]string{"REDIS_CLUSTER_ADDRS": strings.Join(c.Addrs(), ",")}, logs)
+}
+
+// connectEnv is connect for any configuration environment.
+func connectEnv(t *testing.T, env map[string]string, logs *logBuffer) *redisconn.Conn {
+	t.Helper()
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatalf("config: %v", err)
@@ -64,7 +69,7 @@ func connect(t *testing.T, c *redistest.Cluster, logs *logBuffer) *redisconn.Con
 	deadline := time.Now().Add(10 * time.Second)
 	for conn.State() != redisconn.Connected {
 		if time.Now().After(deadline) {
-			t.Fatalf("not connected to the cluster: %s", conn.Status().Message)
+			t.Fatalf("not connected to %s: %s", conn.Target(), conn.Status().Message)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
