@@ -456,3 +456,28 @@ func (c *Cluster) MoveSlot(ctx context.Context, slot int, dst *Server) error {
 	}
 	return c.WaitHealthy(ctx)
 }
+
+// ReplicasOf are the running servers that master lists as connected
+// replicas (INFO replication).
+func (c *Cluster) ReplicasOf(ctx context.Context, master *Server) ([]*Server, error) {
+	cl := nodeClient(master)
+	defer cl.Close()
+	info, err := cl.Info(ctx, "replication").Result()
+	if err != nil {
+		return nil, err
+	}
+	var out []*Server
+	for _, line := range strings.Split(info, "\n") {
+		if !strings.HasPrefix(line, "slave") || !strings.Contains(line, "port=") {
+			continue
+		}
+		port := line[strings.Index(line, "port=")+len("port="):]
+		if i := strings.IndexByte(port, ','); i >= 0 {
+			port = port[:i]
+		}
+		if s := c.byAddr(net.JoinHostPort("127.0.0.1", strings.TrimSpace(port))); s != nil {
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
