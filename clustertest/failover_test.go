@@ -64,6 +64,14 @@ func TestClusterFailoverUnderLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("killed %s; replica %s serves slot %d", old.Addr(), nm.Addr(), slot)
+		if failoverWaitReplicas(t) > 0 {
+			// Adds need a replica again.
+			go func() {
+				if err := c.RestartAsReplica(ctx, old); err != nil {
+					t.Errorf("restarting %s as a replica: %v", old.Addr(), err)
+				}
+			}()
+		}
 	})
 }
 
@@ -78,6 +86,22 @@ func failoverLoad(t *testing.T) time.Duration {
 		load = d
 	}
 	return load
+}
+
+// failoverWaitReplicas reads CLUSTER_FAILOVER_WAIT_REPLICAS: the producer's
+// QueueOptions.WaitReplicas (default 0). With 1, an add counts as accepted
+// only once a replica has it; after the failover the promoted master has
+// no replica until the old one is back, so adds stall until then.
+func failoverWaitReplicas(t *testing.T) int {
+	v := os.Getenv("CLUSTER_FAILOVER_WAIT_REPLICAS")
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		t.Fatalf("CLUSTER_FAILOVER_WAIT_REPLICAS=%q: want a replica count such as 1", v)
+	}
+	return n
 }
 
 // runFailoverLoad runs a producer and two workers on queue "load" under
@@ -101,7 +125,7 @@ func runFailoverLoad(t *testing.T, conn *redisconn.Conn, logs *logBuffer, prefix
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	const name = "load"
-	q, err := queue.NewQueue(rdb, name, &queue.QueueOptions{Prefix: prefix})
+	q, err := queue.NewQueue(rdb, name, &queue.QueueOptions{Prefix: prefix, WaitReplicas: failoverWaitReplicas(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,5 +338,12 @@ func TestSentinelFailoverUnderLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("killed %s; the Sentinel names %s", old, nm)
+		if failoverWaitReplicas(t) > 0 {
+			for _, srv := range []*redistest.Server{s.Master, s.Replica} {
+				if srv.Addr() == old {
+					go srv.Restart() // the Sentinel makes it a replica of the new master
+				}
+			}
+		}
 	})
 }
