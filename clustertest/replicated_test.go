@@ -43,6 +43,14 @@ func TestAddWaitReplicas(t *testing.T) {
 		info, err := rc.Info(ctx, "replication").Result()
 		return err == nil && strings.Contains(info, "master_link_status:up")
 	})
+	// A generous timeout when the replica is there: a loaded machine may
+	// take a while to answer the master's GETACK.
+	patient := *opts
+	patient.WaitReplicasTimeout = 10 * time.Second
+	q, err = queue.NewQueue(rdb, q.Name(), &patient)
+	if err != nil {
+		t.Fatal(err)
+	}
 	j, err = q.Add(ctx, "j", 2, nil)
 	if err != nil {
 		t.Fatalf("Add with a replica: %v", err)
@@ -57,6 +65,7 @@ func TestAddWaitReplicas(t *testing.T) {
 	prefix := "{" + redistest.KeyPrefix(t) + "}"
 	copts := *opts
 	copts.Prefix = prefix
+	copts.WaitReplicasTimeout = 10 * time.Second
 	cq, err := queue.NewQueue(crdb, "replicated", &copts)
 	if err != nil {
 		t.Fatal(err)
@@ -78,6 +87,11 @@ func TestAddWaitReplicas(t *testing.T) {
 	}
 	for _, r := range reps {
 		r.Kill()
+	}
+	copts.WaitReplicasTimeout = 200 * time.Millisecond
+	cq, err = queue.NewQueue(crdb, "replicated", &copts)
+	if err != nil {
+		t.Fatal(err)
 	}
 	j, err = cq.Add(ctx, "j", 2, nil)
 	if !errors.Is(err, queue.ErrNotReplicated) || j == nil {
