@@ -230,6 +230,14 @@ func slotMap(ctx context.Context, s *Server) (string, []redis.ClusterSlot, error
 		return "", nil, err
 	}
 	sort.Slice(slots, func(i, j int) bool { return slots[i].Start < slots[j].Start })
+	for i := range slots {
+		for j := range slots[i].Nodes {
+			// A node that never met another does not know its own IP.
+			if strings.HasPrefix(slots[i].Nodes[j].Addr, ":") {
+				slots[i].Nodes[j].Addr = "127.0.0.1" + slots[i].Nodes[j].Addr
+			}
+		}
+	}
 	var b strings.Builder
 	for _, r := range slots {
 		fmt.Fprintf(&b, "%d-%d=%s;", r.Start, r.End, r.Nodes[0].Addr)
