@@ -76,7 +76,7 @@ func queueName(prefix, key string) string {
 	return name
 }
 
-func (d *diag) checkQueues(ctx context.Context, c *Check) string {
+func (d *diag) checkQueuesOne(ctx context.Context, c *Check) string {
 	prefix := d.t.QueuePrefix
 	data := &QueuesData{Prefix: prefix}
 	c.Data = data

@@ -239,10 +239,15 @@ func (d *diag) checkTopology(ctx context.Context, c *Check, data *ServerData, in
 		} else {
 			add(c, "cluster_state", StatusOK, fmt.Sprintf("cluster_state ok, %s node(s), %s of 16384 slots ok", ci["cluster_known_nodes"], ci["cluster_slots_ok"]), "")
 		}
-		if !strings.Contains(prefix, "{") {
+		if _, ok := HashTag(prefix); !ok {
+			fix := strings.NewReplacer("{", "", "}", "").Replace(prefix)
+			if fix == "" {
+				fix = DefaultQueuePrefix
+			}
 			add(c, "cluster_hash_tag", StatusWarn,
 				fmt.Sprintf("the queue prefix %q has no hash tag: unless every queue name carries one ({video-enhancement}), queue scripts fail with CROSSSLOT", prefix),
-				"set QUEUE_PREFIX={"+prefix+"} (and the same prefix in the Node backend)")
+				"set QUEUE_PREFIX={"+fix+"} (and the same prefix in the Node backend): every key of a queue then\n"+
+					"hashes to one slot; to spread queues over several masters, put the tag in the queue names instead")
 		}
 	case "sentinel":
 		if info["role"] != "master" {
@@ -262,4 +267,19 @@ func (d *diag) checkTopology(ctx context.Context, c *Check, data *ServerData, in
 				"set REDIS_CLUSTER_ADDRS to the cluster's nodes (and a hash-tagged QUEUE_PREFIX such as {bull})")
 		}
 	}
+}
+
+// HashTag returns the hash tag of key as Redis Cluster computes it: the
+// text between the first '{' and the first '}' after it, when not empty.
+// Keys with a tag hash only the tag, so they share a slot.
+func HashTag(key string) (string, bool) {
+	i := strings.IndexByte(key, '{')
+	if i < 0 {
+		return "", false
+	}
+	j := strings.IndexByte(key[i+1:], '}')
+	if j <= 0 {
+		return "", false
+	}
+	return key[i+1 : i+1+j], true
 }

@@ -99,6 +99,7 @@ func (b *blocker) wait(ctx context.Context, markerKey string, timeout time.Durat
 		if wctx.Err() != nil && ctx.Err() == nil {
 			return 0, nil // watchdog fired: treat as a timeout
 		}
+		b.reloadSlots()
 		return 0, err
 	}
 	bu := int64(score)
@@ -106,6 +107,16 @@ func (b *blocker) wait(ctx context.Context, markerKey string, timeout time.Durat
 		return 0, nil
 	}
 	return bu, errNotReady
+}
+
+// reloadSlots asks an owned cluster clone to reload its slot map after an
+// error: go-redis reloads it by itself only on MOVED/ASK or every 60s, and
+// a dead master sends no MOVED, so without this the worker would block on
+// the dead node for up to a minute after its replica took over.
+func (b *blocker) reloadSlots() {
+	if cc, ok := b.c.(*redis.ClusterClient); ok && b.owned {
+		cc.ReloadState(context.Background())
+	}
 }
 
 func (b *blocker) close() {

@@ -29,6 +29,14 @@ type QueueOptions struct {
 	// Now is the clock for timestamps and delayed scores. Defaults to
 	// time.Now.
 	Now func() time.Time
+	// WaitReplicas, when positive, makes Add wait until that many replicas
+	// of the master that stored the job have acknowledged it (WAIT on the
+	// same connection), for at most WaitReplicasTimeout. See addReplicated.
+	// Defaults to 0 (no wait: an add acknowledged just before its master
+	// dies can be lost with Redis's asynchronous replication).
+	WaitReplicas int
+	// WaitReplicasTimeout bounds that wait. Defaults to 1s.
+	WaitReplicasTimeout time.Duration
 }
 
 func (o *QueueOptions) withDefaults() QueueOptions {
@@ -47,6 +55,9 @@ func (o *QueueOptions) withDefaults() QueueOptions {
 	}
 	if out.Now == nil {
 		out.Now = time.Now
+	}
+	if out.WaitReplicas > 0 && out.WaitReplicasTimeout == 0 {
+		out.WaitReplicasTimeout = time.Second
 	}
 	return out
 }
@@ -73,6 +84,9 @@ func NewQueue(c redis.UniversalClient, name string, opts *QueueOptions) (*Queue,
 	}
 	if o.MaxDataSize < 0 {
 		return nil, optErr("MaxDataSize", "must not be negative")
+	}
+	if o.WaitReplicas < 0 || o.WaitReplicasTimeout < 0 {
+		return nil, optErr("WaitReplicas", "WaitReplicas and WaitReplicasTimeout must not be negative")
 	}
 	return &Queue{c: c, name: name, k: newKeys(o.Prefix, name), opts: o, log: o.Logger}, nil
 }
@@ -210,6 +224,9 @@ func (q *Queue) AddWithOutcome(ctx context.Context, name string, data any, opts 
 	p, err := q.prepare(name, data, opts)
 	if err != nil {
 		return nil, Added, err
+	}
+	if q.opts.WaitReplicas > 0 {
+		return q.addReplicated(ctx, p)
 	}
 	res, err := scriptAddJob.run(ctx, q.c, p.job.ID, p.keys, p.args...)
 	if err != nil {

@@ -142,6 +142,12 @@ type Conn struct {
 	closed  bool
 	cancel  context.CancelFunc
 	done    chan struct{}
+
+	// readOnlyRetries bounds the re-runs of a command refused with
+	// READONLY (see hook); readOnlyLogged (under mu) is when that was last
+	// logged.
+	readOnlyRetries int
+	readOnlyLogged  time.Time
 }
 
 // New builds the client (no I/O happens until Start or Check). When cfg is
@@ -195,6 +201,13 @@ func New(cfg config.Redis, opts *Options) (*Conn, error) {
 		return nil, fmt.Errorf("redisconn: mode %q not supported", cfg.Mode)
 	}
 	c.client = redis.NewUniversalClient(uo)
+	c.readOnlyRetries = 10
+	if rc, ok := c.client.(*redis.Client); ok {
+		// go-redis drops one stale connection per READONLY reply, and
+		// makes MaxRetries+1 attempts per run.
+		attempts := max(rc.Options().MaxRetries+1, 1)
+		c.readOnlyRetries = rc.Options().PoolSize/attempts + 2
+	}
 	c.client.AddHook(hook{c: c})
 	c.status = Status{State: Disconnected, Message: MsgConnecting, Since: time.Now()}
 	return c, nil

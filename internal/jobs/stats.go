@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/zyeute/zyeute-redis/queue"
 	"github.com/zyeute/zyeute-redis/redisconn"
 )
@@ -167,17 +169,51 @@ func (s *Stats) refresh(ctx context.Context) (*StatsSnapshot, error) {
 
 // countWorkers counts the connections named as BullMQ workers of each
 // queue: "<prefix>:<base64(queue)>" or "<prefix>:<base64(queue)>:w:<name>"
-// (protocol §11.9). On Cluster, CLIENT LIST reaches one node only.
+// (protocol §11.9). On Cluster, each queue's workers are counted on the
+// master serving its marker key, where they block: a worker's cloned
+// cluster client also leaves a connection with the same name on whichever
+// node it loaded the slot map from, and go-redis sends a keyless CLIENT
+// LIST to the masters in turn.
 func (s *Stats) countWorkers(ctx context.Context) (map[string]int, error) {
-	list, err := s.r.Client().ClientList(ctx).Result()
-	if err != nil {
-		return nil, err
+	cc, ok := s.r.Client().(*redis.ClusterClient)
+	if !ok {
+		list, err := s.r.Client().ClientList(ctx).Result()
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]int{}
+		s.countIn(list, s.queues, out)
+		return out, nil
 	}
-	byName := map[string]string{}
+	byMaster := map[string][]string{}
+	masters := map[string]*redis.Client{}
 	for _, q := range s.queues {
-		byName[s.cfg.Prefix+":"+base64.StdEncoding.EncodeToString([]byte(q))] = q
+		m, err := cc.MasterForKey(ctx, s.cfg.Prefix+":"+q+":marker")
+		if err != nil {
+			return nil, err
+		}
+		addr := m.Options().Addr
+		masters[addr] = m
+		byMaster[addr] = append(byMaster[addr], q)
 	}
 	out := map[string]int{}
+	for addr, qs := range byMaster {
+		list, err := masters[addr].ClientList(ctx).Result()
+		if err != nil {
+			return nil, err
+		}
+		s.countIn(list, qs, out)
+	}
+	return out, nil
+}
+
+// countIn adds to out the connections in a CLIENT LIST reply named as
+// workers of queues.
+func (s *Stats) countIn(list string, queues []string, out map[string]int) {
+	byName := map[string]string{}
+	for _, q := range queues {
+		byName[s.cfg.Prefix+":"+base64.StdEncoding.EncodeToString([]byte(q))] = q
+	}
 	for _, line := range strings.Split(list, "\n") {
 		i := strings.Index(line, " name=")
 		if i < 0 {
@@ -192,5 +228,4 @@ func (s *Stats) countWorkers(ctx context.Context) (map[string]int, error) {
 			out[q]++
 		}
 	}
-	return out, nil
 }

@@ -26,7 +26,16 @@ try {
   process.exit(2);
 }
 
-const connection = { host: args.host || '127.0.0.1', port: args.port || 6379, maxRetriesPerRequest: null };
+// args.cluster = [{host, port}, …] connects to a Redis Cluster instead: one
+// shared ioredis Cluster (BullMQ duplicates it for blocking connections),
+// closed last.
+let connection = { host: args.host || '127.0.0.1', port: args.port || 6379, maxRetriesPerRequest: null };
+let clusterConn = null;
+if (args.cluster) {
+  const { Cluster } = require('ioredis');
+  clusterConn = new Cluster(args.cluster, { redisOptions: { maxRetriesPerRequest: null } });
+  connection = clusterConn;
+}
 const base = { connection, prefix: args.prefix || 'bull', skipVersionCheck: true };
 
 function out(obj) {
@@ -46,6 +55,7 @@ async function closeAll() {
           process.stderr.write('close: ' + e.message + '\n');
         }
       }
+      if (clusterConn) await clusterConn.quit().catch(() => clusterConn.disconnect());
     })();
   }
   return closing;
