@@ -25,8 +25,9 @@ test: deps ## run every test (real redis-server, Node bullmq, chromium) with -ra
 	cd bench && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 10m ./...
 	$(MAKE) fuzz-short
 
-chaos: deps ## full chaos suite: real binary, Redis/worker kills, SIGTERM, pause, slow network (~5-8 min; see RELIABILITY.md)
+chaos: deps ## full chaos suite: real binary, Redis/worker kills, SIGTERM, pause, slow network, Cluster and Sentinel failover under load (~5-8 min; see RELIABILITY.md)
 	CHAOS_FULL=1 $(GO) test -count=1 -timeout 20m -v ./chaos/
+	CLUSTER_FAILOVER_LOAD=10s $(GO) test -race -count=1 -timeout 10m -v -run 'FailoverUnderLoad' ./clustertest/
 
 fuzz-short: ## run each HTTP request-decoder fuzz target for 10 s
 	$(GO) test -run '^$$' -fuzz '^FuzzEnqueueRequest$$' -fuzztime 10s ./internal/jobs/

@@ -20,7 +20,7 @@ var ErrNotReplicated = errors.New("queue: add not acknowledged by enough replica
 // that have received every write made on its own connection, so it must
 // follow the add on the same connection. The returned job is valid even
 // with ErrNotReplicated.
-func (q *Queue) addReplicated(ctx context.Context, p *prepared) (*Job, error) {
+func (q *Queue) addReplicated(ctx context.Context, p *prepared) (*Job, AddOutcome, error) {
 	var node *redis.Client
 	switch c := q.c.(type) {
 	case *redis.Client:
@@ -28,11 +28,11 @@ func (q *Queue) addReplicated(ctx context.Context, p *prepared) (*Job, error) {
 	case *redis.ClusterClient:
 		m, err := c.MasterForKey(ctx, p.keys[0])
 		if err != nil {
-			return nil, fmt.Errorf("queue: addJob: finding the master of %s: %w", p.keys[0], err)
+			return nil, Added, fmt.Errorf("queue: addJob: finding the master of %s: %w", p.keys[0], err)
 		}
 		node = m
 	default:
-		return nil, fmt.Errorf("queue: WaitReplicas needs a *redis.Client or *redis.ClusterClient, not %T", q.c)
+		return nil, Added, fmt.Errorf("queue: WaitReplicas needs a *redis.Client or *redis.ClusterClient, not %T", q.c)
 	}
 	timeoutMS := max(q.opts.WaitReplicasTimeout.Milliseconds(), 1)
 	var add *redis.Cmd
@@ -45,34 +45,34 @@ func (q *Queue) addReplicated(ctx context.Context, p *prepared) (*Job, error) {
 		})
 		if err := add.Err(); err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") && attempt == 0 {
 			if err := scriptAddJob.load(ctx, node); err != nil {
-				return nil, err
+				return nil, Added, err
 			}
 			continue
 		}
 		if err := add.Err(); err != nil {
-			return nil, fmt.Errorf("queue: addJob: %w", err)
+			return nil, Added, fmt.Errorf("queue: addJob: %w", err)
 		}
 		if err != nil && wait.Err() == nil {
-			return nil, fmt.Errorf("queue: addJob: %w", err)
+			return nil, Added, fmt.Errorf("queue: addJob: %w", err)
 		}
 		break
 	}
 	res := add.Val()
 	if code, ok := res.(int64); ok && code < 0 {
-		return nil, codeError("addJob", p.job.ID, code)
+		return nil, Added, codeError("addJob", p.job.ID, code)
 	}
-	id, _, err := addResult(res)
+	id, outcome, err := addResult(res)
 	if err != nil {
-		return nil, err
+		return nil, Added, err
 	}
 	p.job.ID = id
 	n, err := wait.Int()
 	if err != nil {
-		return p.job, fmt.Errorf("%w: WAIT failed: %v", ErrNotReplicated, err)
+		return p.job, outcome, fmt.Errorf("%w: WAIT failed: %v", ErrNotReplicated, err)
 	}
 	if n < q.opts.WaitReplicas {
-		return p.job, fmt.Errorf("%w: job %s acknowledged by %d of %d replica(s) within %s",
+		return p.job, outcome, fmt.Errorf("%w: job %s acknowledged by %d of %d replica(s) within %s",
 			ErrNotReplicated, id, n, q.opts.WaitReplicas, q.opts.WaitReplicasTimeout)
 	}
-	return p.job, nil
+	return p.job, outcome, nil
 }
