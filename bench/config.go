@@ -33,6 +33,7 @@ type config struct {
 	Smoke       bool
 	Cost        bool   // count Redis instructions per job under callgrind instead of timing
 	Valgrind    string // valgrind binary (cost mode)
+	CostDumps   string // cost mode: keep callgrind's dumps in this directory
 	Queue       string
 }
 
@@ -82,6 +83,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.Bool("smoke", false, "tiny N, one repetition, 1 s idle window: proves the harness works (~30 s)")
 	fs.Bool("cost", false, "count Redis instructions and commands per job (redis-server under valgrind's callgrind; N=1000, one repetition, the four cost scenarios) and print the cost table")
 	fs.StringVar(&c.Valgrind, "valgrind", c.Valgrind, "valgrind binary (-cost)")
+	fs.StringVar(&c.CostDumps, "cost-dumps", "", "-cost: keep callgrind's dumps (one per run, cg.out.PID.N) in this directory, for callgrind_annotate")
 	fs.IntVar(&c.N, "n", c.N, "jobs per add and process run")
 	fs.IntVar(&c.LatencyN, "latency-n", c.LatencyN, "jobs per latency run")
 	fs.Float64Var(&c.Rate, "rate", c.Rate, "latency: jobs added per second")

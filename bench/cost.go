@@ -106,13 +106,27 @@ func runCost(ctx context.Context, cfg config, stdout, stderr io.Writer) (*suite,
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "zyeute-bench-callgrind-")
+	dir := cfg.CostDumps
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "zyeute-bench-callgrind-"); err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+	} else if dir, err = filepath.Abs(dir); err == nil {
+		err = os.MkdirAll(dir, 0o755)
+	}
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
-	srv, err := startRedis(ctx, cfg.RedisServer, cfg.Valgrind, "--tool=callgrind", "--dump-instr=no",
-		"--callgrind-out-file="+filepath.Join(dir, "cg.out.%p"), "--log-file="+filepath.Join(dir, "valgrind.log"))
+	// Under valgrind the server runs ~50× slower, which would add work that
+	// depends on wall time, not on the jobs: slow-log entries for every
+	// script call (> 10 ms), and serverCron's memory statistics every
+	// 100 ms. Both are switched off or thinned (hz 1) so that the count is
+	// the jobs' work and repeats whatever the machine's load.
+	srv, err := startRedis(ctx, cfg.RedisServer,
+		[]string{cfg.Valgrind, "--tool=callgrind", "--dump-instr=no",
+			"--callgrind-out-file=" + filepath.Join(dir, "cg.out.%p"), "--log-file=" + filepath.Join(dir, "valgrind.log")},
+		"--slowlog-log-slower-than", "-1", "--hz", "1")
 	if err != nil {
 		return nil, err
 	}
@@ -146,6 +160,9 @@ func runCost(ctx context.Context, cfg config, stdout, stderr io.Writer) (*suite,
 				}
 				out.Records = append(out.Records, r)
 				fmt.Fprintf(stderr, "bench: %s\n", r.costSummary())
+				if cfg.CostDumps != "" && r.Instr > 0 {
+					fmt.Fprintf(stderr, "bench: dump %s\n", filepath.Join(dir, fmt.Sprintf("cg.out.%d.%d", o.cg.pid, o.cg.lastDump())))
+				}
 			}
 		}
 	}

@@ -79,7 +79,7 @@ func runSuite(ctx context.Context, cfg config, stdout, stderr io.Writer) (*suite
 	if err != nil {
 		return nil, err
 	}
-	srv, err := startRedis(ctx, cfg.RedisServer)
+	srv, err := startRedis(ctx, cfg.RedisServer, nil)
 	if err != nil {
 		return nil, err
 	}

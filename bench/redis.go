@@ -28,8 +28,9 @@ type redisServer struct {
 
 // startRedis starts bin, or, when wrap is given, wrap followed by bin (the
 // cost mode runs the server under valgrind: the server's pid is then
-// valgrind's, which execs the server in place).
-func startRedis(ctx context.Context, bin string, wrap ...string) (*redisServer, error) {
+// valgrind's, which execs the server in place); extra are more server
+// options.
+func startRedis(ctx context.Context, bin string, wrap []string, extra ...string) (*redisServer, error) {
 	dir, err := os.MkdirTemp("", "zyeute-bench-redis-")
 	if err != nil {
 		return nil, err
@@ -46,6 +47,7 @@ func startRedis(ctx context.Context, bin string, wrap ...string) (*redisServer, 
 			"--save", "", "--appendonly", "no", "--dir", dir,
 			"--logfile", filepath.Join(dir, "redis.log"), "--daemonize", "no",
 			"--maxmemory-policy", "noeviction")
+		argv = append(argv, extra...)
 		s.cmd = exec.Command(argv[0], argv[1:]...)
 		dieWithParent(s.cmd)
 		if err := s.cmd.Start(); err != nil {

@@ -153,7 +153,9 @@ func (q *Queue) prepare(name string, data any, opts *AddOptions) (*prepared, err
 	tsMs := ts.UnixMilli()
 	j := &Job{ID: jo.JobID, Name: name, Data: json.RawMessage(dataJSON), Opts: jo, RawOpts: optsJSON,
 		Timestamp: tsMs, Delay: jo.Delay, Priority: jo.Priority}
-	deArgs := []any{"", 0, "0", "0", "0", "0"}
+	// Without deduplication ARGV stops at lifo: every argument costs Redis
+	// about a thousand instructions per call.
+	var deArgs []any
 	if d := jo.Deduplication; d != nil {
 		j.DeduplicationID = d.ID
 		deArgs = []any{d.ID, int64(d.TTL), boolArg(d.Extend), boolArg(d.Replace), boolArg(d.Reschedule),

@@ -75,3 +75,26 @@ func fieldsToMap(fields []any) map[string]string {
 	}
 	return m
 }
+
+// trimArgs drops the trailing arguments after the first keep that are
+// zero or empty (the script reads an absent one as 0 / ""): every argument
+// of a script call costs Redis about a thousand instructions.
+func trimArgs(keep int, args ...any) []any {
+	n := len(args)
+	for n > keep {
+		switch v := args[n-1].(type) {
+		case string:
+			if v != "" {
+				return args[:n]
+			}
+		case int64:
+			if v != 0 {
+				return args[:n]
+			}
+		default:
+			return args[:n]
+		}
+		n--
+	}
+	return args[:n]
+}

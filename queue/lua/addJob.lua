@@ -7,7 +7,8 @@
 -- ARGV[1] key prefix "P:N:"   ARGV[2] custom id or ""   ARGV[3] name
 -- ARGV[4] timestamp (ms)      ARGV[5] data JSON         ARGV[6] opts JSON
 -- ARGV[7] delay (ms)          ARGV[8] priority          ARGV[9] lifo "1"/"0"
--- ARGV[10] deduplication id or "" (no deduplication)
+-- ARGV[10] deduplication id, "" or absent (no deduplication; ARGV[11..15]
+-- are then absent too)
 -- ARGV[11] deduplication ttl (ms, 0 = none)
 -- ARGV[12] extend "1"/"0"     ARGV[13] replace "1"/"0"
 -- ARGV[14] reschedule "1"/"0" ARGV[15] keepLastIfActive "1"/"0"
@@ -20,11 +21,17 @@
 --@include "common"
 
 local counter = redis.call('INCR', KEYS[3])
-local maxEv = maxEvents(KEYS[2])
+-- one read of the meta fields this script needs: events bound, paused,
+-- global concurrency
+local meta = redis.call('HMGET', KEYS[2], 'opts.maxLenEvents', 'paused', 'concurrency')
+local maxEv, absent = maxLenArg(meta[1])
+if absent then
+  redis.call('HSET', KEYS[2], 'opts.maxLenEvents', maxEv)
+end
 local prefix = ARGV[1]
 local jobId = ARGV[2]
 if jobId == '' then
-  jobId = tostring(counter)
+  jobId = int(counter)
 end
 local jobKey = prefix .. jobId
 
@@ -38,7 +45,7 @@ local delay = tonumber(ARGV[7])
 local priority = tonumber(ARGV[8])
 
 -- Deduplication (§9.5). Returns the owner id when the add is dropped.
-local deid = ARGV[10]
+local deid = ARGV[10] or ''
 local function dedup()
   local deKey = prefix .. 'de:' .. deid
   local dnKey = prefix .. 'dn:' .. deid
@@ -170,7 +177,11 @@ if delay > 0 then
   emit(KEYS[8], maxEv, 'delayed', 'jobId', jobId, 'delay', due)
   marker1(KEYS[7], KEYS[4])
 else
-  local pm = pausedOrMaxed(KEYS[2], KEYS[9])
+  local pm = meta[2] and true or false
+  if not pm and meta[3] then
+    local c = tonumber(meta[3])
+    pm = c ~= nil and redis.call('LLEN', KEYS[9]) >= c
+  end
   enqueueReady(KEYS[1], KEYS[5], KEYS[6], KEYS[7], jobId, priority, ARGV[9] == '1', pm)
   emit(KEYS[8], maxEv, 'waiting', 'jobId', jobId)
 end
