@@ -164,7 +164,7 @@ func (q *Queue) prepare(name string, data any, opts *AddOptions) (*prepared, err
 	k := q.k
 	return &prepared{
 		job:  j,
-		keys: []string{k.wait(), k.meta(), k.id(), k.delayed(), k.prioritized(), k.pc(), k.marker(), k.events(), k.active()},
+		keys: []string{k.meta()}, // addJob builds the other keys from the prefix
 		args: append([]any{k.base, jo.JobID, name, tsMs, dataJSON, string(optsJSON), jo.Delay, jo.Priority, lifo},
 			deArgs...),
 	}, nil
