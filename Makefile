@@ -5,7 +5,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: help run build test lint interop bench bench-go deps chaos fuzz-short
+.PHONY: help run build test lint interop bench bench-cost bench-go deps chaos fuzz-short
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ lint: ## go vet and staticcheck
 
 bench: deps ## side-by-side benchmarks: ours vs Node BullMQ 6.7.0 vs asynq (~13 min; see BENCHMARKS.md)
 	cd bench && $(GO) run . -profile results/profiles $(BENCH_FLAGS)
+
+bench-cost: deps ## Redis instructions and commands per job under callgrind: ours vs BullMQ vs asynq (~3 min)
+	cd bench && $(GO) run . -cost $(BENCH_FLAGS)
 
 bench-go: ## the queue package's own Go benchmarks
 	$(GO) test -run '^$$' -bench . -benchmem ./queue/

@@ -24,7 +24,7 @@ type asynqDriver struct {
 }
 
 func newAsynqDriver(s spec) (driver, error) {
-	d := &asynqDriver{s: s, pc: newClient(s.Addr, 64), wc: newClient(s.Addr, 64)}
+	d := &asynqDriver{s: s, pc: newClient(s, 64), wc: newClient(s, 64)}
 	d.client = asynq.NewClientFromRedisClient(d.pc)
 	return d, nil
 }
@@ -195,6 +195,11 @@ func asynqCompletedID(args []any) (string, bool) {
 
 // newClient is a go-redis client with its default timeouts and a pool large
 // enough for 50 concurrent producers or handlers.
-func newClient(addr string, pool int) *redis.Client {
-	return redis.NewClient(&redis.Options{Addr: addr, PoolSize: pool})
+func newClient(s spec, pool int) *redis.Client {
+	o := &redis.Options{Addr: s.Addr, PoolSize: pool}
+	if s.SlowRedis {
+		// A server under valgrind answers a 1,000-job pipeline in seconds.
+		o.ReadTimeout, o.WriteTimeout = time.Minute, time.Minute
+	}
+	return redis.NewClient(o)
 }

@@ -92,3 +92,41 @@ func TestSmoke(t *testing.T) {
 		t.Logf("harness log:\n%s", log.String())
 	}
 }
+
+// TestCostSmoke runs the cost mode (redis-server under valgrind's
+// callgrind) with a few jobs of ours and checks that every run counted a
+// positive number of instructions and commands per job. Correctness of the
+// instrument only; the counts themselves are recorded in BENCHMARKS.md,
+// never asserted.
+func TestCostSmoke(t *testing.T) {
+	cfg, err := parseFlags([]string{"-cost", "-n", "30", "-impls", "ours",
+		"-scenarios", "add-serial,process-c10-remove", "-out", t.TempDir()}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var log, stdout strings.Builder
+	res, err := runSuite(ctx, cfg, &stdout, &log)
+	if err != nil {
+		t.Fatalf("runSuite: %v\n%s", err, log.String())
+	}
+	if len(res.Records) != 2 {
+		t.Fatalf("%d records, want 2\n%s", len(res.Records), log.String())
+	}
+	for _, r := range res.Records {
+		if !oursHasWorker && r.Kind == kindProcess {
+			continue // built with -tags noworker
+		}
+		if !r.ok() || r.Instr <= 0 || r.InstrPerJob <= 0 || r.CmdsPerJob <= 0 {
+			t.Errorf("%s: error %q, verified %v (%s), %d instructions, %.1f per job, %.2f cmds per job",
+				r.Scenario, r.Error, r.Verified, r.VerifyDetail, r.Instr, r.InstrPerJob, r.CmdsPerJob)
+		}
+	}
+	if !strings.Contains(stdout.String(), "| add, one at a time |") {
+		t.Errorf("no cost table on stdout:\n%s", stdout.String())
+	}
+	if t.Failed() {
+		t.Logf("harness log:\n%s", log.String())
+	}
+}

@@ -31,6 +31,9 @@ type config struct {
 	RedisServer string
 	Node        string
 	Smoke       bool
+	Cost        bool   // count Redis instructions per job under callgrind instead of timing
+	Valgrind    string // valgrind binary (cost mode)
+	CostDumps   string // cost mode: keep callgrind's dumps in this directory
 	Queue       string
 }
 
@@ -39,7 +42,7 @@ func defaultConfig() config {
 		N: 20000, LatencyN: 5000, Rate: 500, LatencyConc: 10, Reps: 3,
 		Idle: 30 * time.Second, Settle: 2 * time.Second, Chunk: 1000, Producers: 50,
 		Impls:   []string{implOurs, implBullMQ, implAsynq},
-		Timeout: 3 * time.Minute, RedisServer: "redis-server", Node: "node", Queue: "bench",
+		Timeout: 3 * time.Minute, RedisServer: "redis-server", Node: "node", Queue: "bench", Valgrind: "valgrind",
 	}
 }
 
@@ -53,6 +56,14 @@ func (c *config) smoke() {
 	c.Timeout = time.Minute
 }
 
+// cost sets the defaults of a cost run: instructions are deterministic, so
+// one repetition of 1,000 jobs per scenario is enough.
+func (c *config) cost() {
+	c.Cost = true
+	c.N, c.Reps = 1000, 1
+	c.Timeout = 5 * time.Minute
+}
+
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	c := defaultConfig()
 	// -smoke changes the defaults of the other flags, which still win when
@@ -62,9 +73,17 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 			c.smoke()
 		}
 	}
+	for _, a := range args {
+		if a == "-cost" || a == "--cost" || a == "-cost=true" || a == "--cost=true" {
+			c.cost()
+		}
+	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Bool("smoke", false, "tiny N, one repetition, 1 s idle window: proves the harness works (~30 s)")
+	fs.Bool("cost", false, "count Redis instructions and commands per job (redis-server under valgrind's callgrind; N=1000, one repetition, the four cost scenarios) and print the cost table")
+	fs.StringVar(&c.Valgrind, "valgrind", c.Valgrind, "valgrind binary (-cost)")
+	fs.StringVar(&c.CostDumps, "cost-dumps", "", "-cost: keep callgrind's dumps (one per run, cg.out.PID.N) in this directory, for callgrind_annotate")
 	fs.IntVar(&c.N, "n", c.N, "jobs per add and process run")
 	fs.IntVar(&c.LatencyN, "latency-n", c.LatencyN, "jobs per latency run")
 	fs.Float64Var(&c.Rate, "rate", c.Rate, "latency: jobs added per second")
@@ -90,6 +109,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	c.Impls = splitList(*impls)
 	c.Scenarios = splitList(*scen)
+	if c.Cost && len(c.Scenarios) == 0 {
+		c.Scenarios = costScenarios
+	}
 	return c, c.validate()
 }
 
@@ -122,6 +144,9 @@ func (c *config) validate() error {
 	for _, s := range c.Scenarios {
 		if !slices.Contains(scenarioNames(), s) {
 			return fmt.Errorf("unknown scenario %q", s)
+		}
+		if c.Cost && (s == "latency" || s == "idle") {
+			return fmt.Errorf("-cost counts instructions per job of add and process scenarios, not %q", s)
 		}
 	}
 	if c.Dir == "" {
@@ -189,7 +214,7 @@ func (c config) scenarios() []scenario {
 
 func (c config) spec(impl string, sc scenario, addr string) spec {
 	s := spec{Impl: impl, Kind: sc.Kind, Addr: addr, Queue: c.Queue, N: c.N, Concurrency: sc.Concurrency,
-		Remove: sc.Remove, TimeoutMs: int(c.Timeout / time.Millisecond)}
+		Remove: sc.Remove, TimeoutMs: int(c.Timeout / time.Millisecond), SlowRedis: c.Cost}
 	switch sc.Kind {
 	case kindAddBulk:
 		s.Chunk, s.Producers = c.Chunk, c.Producers

@@ -44,6 +44,10 @@ type record struct {
 	CmdsPerS   float64 `json:"cmds_per_s,omitempty"` // idle
 	CPUPerS    float64 `json:"cpu_us_per_s,omitempty"`
 
+	// Cost mode: Redis instructions (callgrind Ir) between "go" and "done".
+	Instr       int64   `json:"instructions,omitempty"`
+	InstrPerJob float64 `json:"instr_per_job,omitempty"`
+
 	Verified     bool   `json:"verified"`
 	VerifyDetail string `json:"verify_detail,omitempty"`
 	Error        string `json:"error,omitempty"`
@@ -60,6 +64,9 @@ type suite struct {
 }
 
 func runSuite(ctx context.Context, cfg config, stdout, stderr io.Writer) (*suite, error) {
+	if cfg.Cost {
+		return runCost(ctx, cfg, stdout, stderr)
+	}
 	if err := os.MkdirAll(cfg.Out, 0o755); err != nil {
 		return nil, err
 	}
@@ -72,7 +79,7 @@ func runSuite(ctx context.Context, cfg config, stdout, stderr io.Writer) (*suite
 	if err != nil {
 		return nil, err
 	}
-	srv, err := startRedis(ctx, cfg.RedisServer)
+	srv, err := startRedis(ctx, cfg.RedisServer, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -227,6 +234,7 @@ type orchestrator struct {
 	addr   string
 	rc     *redis.Client
 	stderr io.Writer
+	cg     *callgrind // cost mode: zeroed at "go", dumped at "done"
 }
 
 // runOne runs one scenario for one implementation in a fresh child process
@@ -368,11 +376,21 @@ func (o *orchestrator) drive(ctx context.Context, sp spec, r *record) (err error
 			return err
 		}
 	} else {
+		if o.cg != nil {
+			if err := o.cg.zero(ctx); err != nil {
+				return err
+			}
+		}
 		if err := send("go"); err != nil {
 			return err
 		}
 		if done, err = expect("done"); err != nil {
 			return err
+		}
+		if o.cg != nil {
+			if r.Instr, err = o.cg.dump(ctx); err != nil {
+				return err
+			}
 		}
 	}
 	after, err := snapshot(ctx, o.rc)
@@ -407,6 +425,7 @@ func (o *orchestrator) drive(ctx context.Context, sp spec, r *record) (err error
 		if jobs > 0 {
 			r.CmdsPerJob = float64(r.Redis.Cmds) / jobs
 			r.CPUPerJob = r.Redis.CPUus / jobs
+			r.InstrPerJob = float64(r.Instr) / jobs
 		}
 	}
 	if sp.Kind == kindProcess || sp.Kind == kindLatency {

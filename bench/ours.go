@@ -22,7 +22,7 @@ type oursDriver struct {
 }
 
 func newOursDriver(s spec) (driver, error) {
-	d := &oursDriver{s: s, pc: newClient(s.Addr, 64), wc: newClient(s.Addr, 64)}
+	d := &oursDriver{s: s, pc: newClient(s, 64), wc: newClient(s, 64)}
 	q, err := queue.NewQueue(d.pc, s.Queue, nil)
 	if err != nil {
 		d.close()

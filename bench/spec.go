@@ -32,12 +32,13 @@ type spec struct {
 	Queue       string  `json:"queue"` // queue name
 	N           int     `json:"n"`     // jobs
 	Concurrency int     `json:"concurrency,omitempty"`
-	Remove      bool    `json:"remove,omitempty"`    // remove completed jobs
-	Chunk       int     `json:"chunk,omitempty"`     // bulk chunk size
-	Producers   int     `json:"producers,omitempty"` // asynq bulk goroutines
-	Rate        float64 `json:"rate,omitempty"`      // jobs/s for latency
-	SettleMs    int     `json:"settle_ms,omitempty"` // idle: wait after start before ready
-	TimeoutMs   int     `json:"timeout_ms"`          // the whole child run
+	Remove      bool    `json:"remove,omitempty"`     // remove completed jobs
+	Chunk       int     `json:"chunk,omitempty"`      // bulk chunk size
+	Producers   int     `json:"producers,omitempty"`  // asynq bulk goroutines
+	Rate        float64 `json:"rate,omitempty"`       // jobs/s for latency
+	SettleMs    int     `json:"settle_ms,omitempty"`  // idle: wait after start before ready
+	TimeoutMs   int     `json:"timeout_ms"`           // the whole child run
+	SlowRedis   bool    `json:"slow_redis,omitempty"` // cost mode: the server runs under valgrind
 	CPUProfile  string  `json:"cpuprofile,omitempty"`
 	MemProfile  string  `json:"memprofile,omitempty"`
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"math"
 	"strings"
 	"testing"
@@ -110,5 +111,30 @@ func TestRenderMarkdown(t *testing.T) {
 	}
 	if !strings.Contains(md, "add-serial, asynq: boom") {
 		t.Errorf("failed run not listed:\n%s", md)
+	}
+}
+
+func TestParseSummary(t *testing.T) {
+	t.Parallel()
+	n, err := parseSummary("version: 1\ncreator: callgrind-3.19.0\nevents: Ir\n\nsummary: 1524468\n\ntotals: 1524468\n", "x")
+	if err != nil || n != 1524468 {
+		t.Errorf("parseSummary = %d, %v", n, err)
+	}
+	if _, err := parseSummary("events: Ir\n", "x"); err == nil {
+		t.Error("a file without summary must be an error")
+	}
+}
+
+func TestCostFlags(t *testing.T) {
+	t.Parallel()
+	c, err := parseFlags([]string{"-cost", "-dir", "."}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Cost || c.N != 1000 || c.Reps != 1 || strings.Join(c.Scenarios, ",") != strings.Join(costScenarios, ",") {
+		t.Errorf("cost defaults: %+v", c)
+	}
+	if _, err := parseFlags([]string{"-cost", "-dir", ".", "-scenarios", "idle"}, io.Discard); err == nil {
+		t.Error("-cost with the idle scenario must be refused")
 	}
 }

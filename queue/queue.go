@@ -167,7 +167,9 @@ func (q *Queue) prepare(name string, data any, opts *AddOptions) (*prepared, err
 	tsMs := ts.UnixMilli()
 	j := &Job{ID: jo.JobID, Name: name, Data: json.RawMessage(dataJSON), Opts: jo, RawOpts: optsJSON,
 		Timestamp: tsMs, Delay: jo.Delay, Priority: jo.Priority}
-	deArgs := []any{"", 0, "0", "0", "0", "0"}
+	// Without deduplication ARGV stops at lifo: every argument costs Redis
+	// about a thousand instructions per call.
+	var deArgs []any
 	if d := jo.Deduplication; d != nil {
 		j.DeduplicationID = d.ID
 		deArgs = []any{d.ID, int64(d.TTL), boolArg(d.Extend), boolArg(d.Replace), boolArg(d.Reschedule),
@@ -176,7 +178,7 @@ func (q *Queue) prepare(name string, data any, opts *AddOptions) (*prepared, err
 	k := q.k
 	return &prepared{
 		job:  j,
-		keys: []string{k.wait(), k.meta(), k.id(), k.delayed(), k.prioritized(), k.pc(), k.marker(), k.events(), k.active()},
+		keys: []string{k.meta()}, // addJob builds the other keys from the prefix
 		args: append([]any{k.base, jo.JobID, name, tsMs, dataJSON, string(optsJSON), jo.Delay, jo.Priority, lifo},
 			deArgs...),
 	}, nil

@@ -39,7 +39,74 @@ func loadSource(name string) string {
 		}
 		return strings.TrimRight(string(ib), "\n")
 	})
-	return src
+	return dropUnused(src)
+}
+
+var (
+	funcStartRe = regexp.MustCompile(`^local function ([A-Za-z_][A-Za-z0-9_]*)\(`)
+	identRe     = regexp.MustCompile(`[A-Za-z_][A-Za-z0-9_]*`)
+)
+
+// dropUnused removes the top-level functions (`local function name(` at
+// column 0 up to the next `end` at column 0) that nothing left in the
+// script refers to. Redis runs a script's whole body on every call, so each
+// included helper the script never calls would still cost a closure (and
+// its upvalues, and their garbage collection) per call.
+func dropUnused(src string) string {
+	lines := strings.Split(src, "\n")
+	type chunk struct {
+		name       string
+		start, end int // lines [start, end]
+	}
+	var chunks []chunk
+	inChunk := make([]int, len(lines)) // chunk index + 1, 0 outside
+	for i := 0; i < len(lines); i++ {
+		m := funcStartRe.FindStringSubmatch(lines[i])
+		if m == nil {
+			continue
+		}
+		j := i + 1
+		for j < len(lines) && lines[j] != "end" {
+			j++
+		}
+		if j == len(lines) {
+			return src // not the shape this expects: leave the script alone
+		}
+		chunks = append(chunks, chunk{m[1], i, j})
+		for k := i; k <= j; k++ {
+			inChunk[k] = len(chunks)
+		}
+		i = j
+	}
+	refs := map[string]bool{}
+	addRefs := func(text string) {
+		for _, id := range identRe.FindAllString(text, -1) {
+			refs[id] = true
+		}
+	}
+	for i, l := range lines {
+		if inChunk[i] == 0 && !strings.HasPrefix(strings.TrimSpace(l), "--") {
+			addRefs(l)
+		}
+	}
+	kept := make([]bool, len(chunks))
+	for changed := true; changed; {
+		changed = false
+		for ci, c := range chunks {
+			if kept[ci] || !refs[c.name] {
+				continue
+			}
+			kept[ci], changed = true, true
+			addRefs(strings.Join(lines[c.start+1:c.end+1], "\n"))
+		}
+	}
+	out := make([]string, 0, len(lines))
+	for i, l := range lines {
+		if ci := inChunk[i]; ci == 0 || kept[ci-1] {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // script is one embedded Lua script, run with EVALSHA and an EVAL fallback

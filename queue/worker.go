@@ -436,7 +436,7 @@ func (w *Worker) sleep(d time.Duration) bool {
 // moveToActive fetches one job with token.
 func (w *Worker) moveToActive(ctx context.Context, token string) (fetchReply, error) {
 	res, err := scriptMoveToActive.run(ctx, w.c, "", w.wkeys,
-		w.k.base, w.now(), token, w.lockMs, w.limMax, w.limDur, w.opts.Name)
+		trimArgs(4, w.k.base, w.now(), token, w.lockMs, w.limMax, w.limDur, w.opts.Name)...)
 	if err != nil {
 		return fetchReply{}, err
 	}
@@ -724,8 +724,8 @@ func (w *Worker) finish(job *Job, token, target, value string, keep *KeepJobs, s
 	}
 	res, maybeApplied, err := w.finishRun(job, token, func(ctx context.Context) (any, error) {
 		return scriptMoveToFinished.run(ctx, w.c, job.ID, w.wkeys,
-			w.k.base, job.ID, w.now(), token, target, value, count, age, limit,
-			job.Opts.Attempts, fetch, nextToken, w.lockMs, w.limMax, w.limDur, w.opts.Name, stacktrace)
+			trimArgs(13, w.k.base, job.ID, w.now(), token, target, value, count, age, limit,
+				job.Opts.Attempts, fetch, nextToken, w.lockMs, w.limMax, w.limDur, w.opts.Name, stacktrace)...)
 	})
 	if err != nil {
 		if w.finishedBefore(job, err, maybeApplied, count == 0, JobState(target)) {

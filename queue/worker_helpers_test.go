@@ -149,3 +149,17 @@ func (l *logWriter) Write(p []byte) (int, error) {
 }
 
 func redisZ(score float64, member string) redis.Z { return redis.Z{Score: score, Member: member} }
+
+func TestTrimArgs(t *testing.T) {
+	t.Parallel()
+	got := trimArgs(2, "p", int64(0), int64(5), int64(0), "", "")
+	if len(got) != 3 {
+		t.Errorf("trimArgs kept %d args, want 3 (trailing 0 and \"\" dropped): %v", len(got), got)
+	}
+	if got := trimArgs(2, "p", "", int64(0)); len(got) != 2 {
+		t.Errorf("trimArgs dropped below keep: %v", got)
+	}
+	if got := trimArgs(1, "p", "x", "", 1.5); len(got) != 4 {
+		t.Errorf("a non-string non-int64 last arg must stop trimming: %v", got)
+	}
+}

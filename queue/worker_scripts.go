@@ -20,14 +20,13 @@ var (
 	scriptAdvanceSched   = newScript("advanceScheduler")
 )
 
-// workerKeys is the KEYS layout of lua/includes/worker.lua. Every key is
-// one of the queue's own, so a hash tag in the prefix or the name keeps all
-// of them in one Cluster slot.
+// workerKeys is the KEYS of every worker script (lua/includes/worker.lua):
+// the meta key only, for Cluster routing; the scripts build the queue's
+// other keys from the prefix (ARGV[1], k.base), which costs Redis fewer
+// instructions than receiving them. Every key is one of the queue's own,
+// so a hash tag in the prefix or the name keeps all of them in one slot.
 func (k keys) workerKeys() []string {
-	return []string{
-		k.wait(), k.active(), k.prioritized(), k.pc(), k.delayed(), k.marker(), k.events(),
-		k.meta(), k.limiter(), k.stalled(), k.stalledCheck(), k.completed(), k.failed(), k.repeat(), k.id(),
-	}
+	return []string{k.meta()}
 }
 
 // fetchReply is a decoded moveToActive reply (also returned by
@@ -74,4 +73,27 @@ func fieldsToMap(fields []any) map[string]string {
 		m[k] = v
 	}
 	return m
+}
+
+// trimArgs drops the trailing arguments after the first keep that are
+// zero or empty (the script reads an absent one as 0 / ""): every argument
+// of a script call costs Redis about a thousand instructions.
+func trimArgs(keep int, args ...any) []any {
+	n := len(args)
+	for n > keep {
+		switch v := args[n-1].(type) {
+		case string:
+			if v != "" {
+				return args[:n]
+			}
+		case int64:
+			if v != 0 {
+				return args[:n]
+			}
+		default:
+			return args[:n]
+		}
+		n--
+	}
+	return args[:n]
 }

@@ -31,6 +31,17 @@ if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; 
   fi
 fi
 
+# The bench's cost mode (make bench-cost, and its smoke test in bench/) runs
+# redis-server under valgrind's callgrind.
+if ! command -v valgrind >/dev/null 2>&1 || ! command -v callgrind_control >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "valgrind missing: installing it from Debian's packages (bench cost mode)" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
+  else
+    need_root valgrind "sudo apt-get install -y valgrind"
+  fi
+fi
+
 # The dashboard's browser test (cmd/zyeute) drives Debian's chromium
 # through the DevTools protocol (chromedp); no chromedriver needed.
 if ! command -v chromium >/dev/null 2>&1; then

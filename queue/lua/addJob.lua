@@ -1,13 +1,14 @@
 -- addJob: store one job and make it ready, delayed or prioritized
 -- (protocol §9.1–9.5). Written for this project from the protocol text.
 --
--- KEYS[1] wait      KEYS[2] meta        KEYS[3] id       KEYS[4] delayed
--- KEYS[5] prioritized KEYS[6] pc        KEYS[7] marker   KEYS[8] events
--- KEYS[9] active
+-- KEYS[1] meta (for Cluster routing). The queue's other keys (wait, id,
+-- delayed, prioritized, pc, marker, events, active) are built from the
+-- prefix ARGV[1]: receiving them would cost Redis more than building them.
 -- ARGV[1] key prefix "P:N:"   ARGV[2] custom id or ""   ARGV[3] name
 -- ARGV[4] timestamp (ms)      ARGV[5] data JSON         ARGV[6] opts JSON
 -- ARGV[7] delay (ms)          ARGV[8] priority          ARGV[9] lifo "1"/"0"
--- ARGV[10] deduplication id or "" (no deduplication)
+-- ARGV[10] deduplication id, "" or absent (no deduplication; ARGV[11..15]
+-- are then absent too)
 -- ARGV[11] deduplication ttl (ms, 0 = none)
 -- ARGV[12] extend "1"/"0"     ARGV[13] replace "1"/"0"
 -- ARGV[14] reschedule "1"/"0" ARGV[15] keepLastIfActive "1"/"0"
@@ -19,17 +20,24 @@
 -- nothing new.
 --@include "common"
 
-local counter = redis.call('INCR', KEYS[3])
-local maxEv = maxEvents(KEYS[2])
 local prefix = ARGV[1]
+local kMeta, kId, kEvents = KEYS[1], prefix .. 'id', prefix .. 'events'
+local counter = redis.call('INCR', kId)
+-- one read of the meta fields this script needs: events bound, paused,
+-- global concurrency
+local meta = redis.call('HMGET', kMeta, 'opts.maxLenEvents', 'paused', 'concurrency')
+local maxEv, absent = maxLenArg(meta[1])
+if absent then
+  redis.call('HSET', kMeta, 'opts.maxLenEvents', maxEv)
+end
 local jobId = ARGV[2]
 if jobId == '' then
-  jobId = tostring(counter)
+  jobId = int(counter)
 end
 local jobKey = prefix .. jobId
 
 if ARGV[2] ~= '' and redis.call('EXISTS', jobKey) == 1 then
-  emit(KEYS[8], maxEv, 'duplicated', 'jobId', jobId)
+  emit(kEvents, maxEv, 'duplicated', 'jobId', jobId)
   return {jobId, 1}
 end
 
@@ -38,7 +46,7 @@ local delay = tonumber(ARGV[7])
 local priority = tonumber(ARGV[8])
 
 -- Deduplication (§9.5). Returns the owner id when the add is dropped.
-local deid = ARGV[10]
+local deid = ARGV[10] or ''
 local function dedup()
   local deKey = prefix .. 'de:' .. deid
   local dnKey = prefix .. 'dn:' .. deid
@@ -63,12 +71,12 @@ local function dedup()
     return false
   end
   local function deduplicated(owner)
-    emit(KEYS[8], maxEv, 'deduplicated', 'jobId', owner, 'deduplicationId', deid,
+    emit(kEvents, maxEv, 'deduplicated', 'jobId', owner, 'deduplicationId', deid,
       'deduplicatedJobId', jobId)
   end
   -- keepLastIfActive: stash the would-be job while the owner is active
   local function stash(owner)
-    if not keepLast or not redis.call('LPOS', KEYS[9], owner) then
+    if not keepLast or not redis.call('LPOS', (prefix .. 'active'), owner) then
       return false
     end
     redis.call('DEL', dnKey)
@@ -85,10 +93,10 @@ local function dedup()
       point(jobId)
       return nil
     end
-    if redis.call('ZREM', KEYS[4], owner) == 1 then
+    if redis.call('ZREM', (prefix .. 'delayed'), owner) == 1 then
       removeJobKeys(prefix .. owner)
-      emit(KEYS[8], nil, 'removed', 'jobId', owner, 'prev', 'delayed')
-      emit(KEYS[8], maxEv, 'deduplicated', 'jobId', jobId, 'deduplicationId', deid,
+      emit(kEvents, nil, 'removed', 'jobId', owner, 'prev', 'delayed')
+      emit(kEvents, maxEv, 'deduplicated', 'jobId', jobId, 'deduplicationId', deid,
         'deduplicatedJobId', owner)
       redis.call('DEL', dnKey)
       if ttl > 0 and not extend and not keepLast then
@@ -136,16 +144,16 @@ local function dedup()
       deduplicated(owner)
     end
   end
-  if reschedule and redis.call('ZSCORE', KEYS[4], owner) then
+  if reschedule and redis.call('ZSCORE', (prefix .. 'delayed'), owner) then
     local d = delay
     if d < 0 then
       d = 0
     end
     redis.call('HSET', prefix .. owner, 'delay', d)
     local due = timestamp + d
-    redis.call('ZADD', KEYS[4], delayedScore(KEYS[4], due), owner)
-    emit(KEYS[8], maxEv, 'delayed', 'jobId', owner, 'delay', due)
-    marker1(KEYS[7], KEYS[4])
+    redis.call('ZADD', (prefix .. 'delayed'), delayedScore((prefix .. 'delayed'), due), owner)
+    emit(kEvents, maxEv, 'delayed', 'jobId', owner, 'delay', due)
+    marker1((prefix .. 'marker'), (prefix .. 'delayed'))
   end
   return owner
 end
@@ -162,16 +170,20 @@ if deid ~= '' then
 end
 
 redis.call('HSET', jobKey, unpack(fields))
-emit(KEYS[8], nil, 'added', 'jobId', jobId, 'name', ARGV[3])
+emit(kEvents, nil, 'added', 'jobId', jobId, 'name', ARGV[3])
 
 if delay > 0 then
   local due = timestamp + delay
-  redis.call('ZADD', KEYS[4], delayedScore(KEYS[4], due), jobId)
-  emit(KEYS[8], maxEv, 'delayed', 'jobId', jobId, 'delay', due)
-  marker1(KEYS[7], KEYS[4])
+  redis.call('ZADD', (prefix .. 'delayed'), delayedScore((prefix .. 'delayed'), due), jobId)
+  emit(kEvents, maxEv, 'delayed', 'jobId', jobId, 'delay', due)
+  marker1((prefix .. 'marker'), (prefix .. 'delayed'))
 else
-  local pm = pausedOrMaxed(KEYS[2], KEYS[9])
-  enqueueReady(KEYS[1], KEYS[5], KEYS[6], KEYS[7], jobId, priority, ARGV[9] == '1', pm)
-  emit(KEYS[8], maxEv, 'waiting', 'jobId', jobId)
+  local pm = meta[2] and true or false
+  if not pm and meta[3] then
+    local c = tonumber(meta[3])
+    pm = c ~= nil and redis.call('LLEN', (prefix .. 'active')) >= c
+  end
+  enqueueReady((prefix .. 'wait'), (prefix .. 'prioritized'), (prefix .. 'pc'), (prefix .. 'marker'), jobId, priority, ARGV[9] == '1', pm)
+  emit(kEvents, maxEv, 'waiting', 'jobId', jobId)
 end
 return {jobId, 0}

@@ -13,6 +13,7 @@
 -- ARGV[12] next lock token      ARGV[13] lock duration (ms)
 -- ARGV[14] worker limiter max   ARGV[15] worker limiter duration (ms)
 -- ARGV[16] worker name          ARGV[17] stacktrace JSON ("" = leave)
+-- ARGV[14..17] may be left out from the end when 0 / "" (see trimArgs).
 -- Returns -1 job missing, -2 lock missing, -6 lock mismatch, -3 not
 -- active, -4 pending children, -9 failed children; else the
 -- moveToActive reply of the fetched next job (see moveToActive.lua), or 0.
@@ -21,12 +22,14 @@
 
 local prefix = ARGV[1]
 local jobId = ARGV[2]
-local now = tonumber(ARGV[3])
+local nowS = ARGV[3]
+local now = tonumber(nowS)
 local token = ARGV[4]
 local target = ARGV[5]
 local value = ARGV[6]
 local jobKey = prefix .. jobId
 local completed = target == 'completed'
+local cold -- coldOps(), built on first use
 
 -- One read of the hash: existence (timestamp is always there), parent,
 -- dedup id and attempts made.
@@ -44,7 +47,7 @@ local lc = checkLock(jobKey, token)
 if lc ~= 0 then
   return lc
 end
-if redis.call('LREM', Q.active, -1, jobId) == 0 then
+if redis.call('LREM', Q.active, '-1', jobId) == 0 then
   return -3
 end
 local count = tonumber(ARGV[7])
@@ -56,10 +59,9 @@ elseif token ~= '0' then
 end
 
 local meta = readMeta()
-local maxEv = tonumber(meta[5])
-if not maxEv then
-  redis.call('HSET', Q.meta, 'opts.maxLenEvents', 10000)
-  maxEv = 10000
+local maxEv, absent = maxLenArg(meta[5])
+if absent then
+  redis.call('HSET', Q.meta, 'opts.maxLenEvents', maxEv)
 end
 
 -- deduplication release (§9.5)
@@ -71,12 +73,17 @@ if f[4] then
   elseif ttl == -1 and redis.call('GET', deKey) == jobId then
     redis.call('DEL', deKey)
   end
-  requeueStashed(prefix, f[4], now, maxEv)
+  cold = cold or coldOps()
+  cold.requeueStashed(prefix, f[4], now, maxEv)
 end
 
-updateParent(jobKey, f[2], f[3], completed, value, now)
+if f[2] or f[3] then
+  cold = cold or coldOps()
+  cold.updateParent(jobKey, f[2], f[3], completed, value, now)
+end
 
 local atm = (tonumber(f[5]) or 0) + 1
+local atmS = int(atm)
 
 -- retention (§9.9 step 10); every job removed here is detached from its
 -- parent first (removeFinished, detachFromParent)
@@ -87,14 +94,14 @@ if not completed then
   property = 'failedReason'
 end
 if count ~= 0 then
-  redis.call('ZADD', targetKey, now, jobId)
+  redis.call('ZADD', targetKey, nowS, jobId)
   if completed then
-    redis.call('HSET', jobKey, property, value, 'finishedOn', now, 'atm', atm)
+    redis.call('HSET', jobKey, property, value, 'finishedOn', nowS, 'atm', atmS)
   else
-    if ARGV[17] ~= '' then
-      redis.call('HSET', jobKey, property, value, 'finishedOn', now, 'atm', atm, 'stacktrace', ARGV[17])
+    if ARGV[17] and ARGV[17] ~= '' then
+      redis.call('HSET', jobKey, property, value, 'finishedOn', nowS, 'atm', atmS, 'stacktrace', ARGV[17])
     else
-      redis.call('HSET', jobKey, property, value, 'finishedOn', now, 'atm', atm)
+      redis.call('HSET', jobKey, property, value, 'finishedOn', nowS, 'atm', atmS)
     end
     redis.call('HDEL', jobKey, 'defa')
   end
@@ -107,8 +114,11 @@ if count ~= 0 then
     -- newest first among the old ones, as BullMQ picks them; age may be
     -- fractional (0.5 = 500 ms)
     local old = redis.call('ZREVRANGEBYSCORE', targetKey, now - age * 1000, '-inf', 'LIMIT', 0, limit)
+    if #old > 0 then
+      cold = cold or coldOps()
+    end
     for _, id in ipairs(old) do
-      removeFinished(prefix, id)
+      cold.removeFinished(prefix, id)
     end
     if #old > 0 then
       redis.call('ZREM', targetKey, unpack(old))
@@ -122,8 +132,9 @@ if count ~= 0 then
         extra = 10000
       end
       local old = redis.call('ZRANGE', targetKey, 0, extra - 1)
+      cold = cold or coldOps()
       for _, id in ipairs(old) do
-        removeFinished(prefix, id)
+        cold.removeFinished(prefix, id)
       end
       redis.call('ZREMRANGEBYRANK', targetKey, 0, extra - 1)
     end
@@ -131,7 +142,10 @@ if count ~= 0 then
 else
   -- removed at once: detach from the parent (a failed child without a
   -- policy is still one of its dependencies), then delete
-  detachFromParent(jobKey, f[2], false)
+  if f[2] and f[2] ~= '' then
+    cold = cold or coldOps()
+    cold.detachFromParent(jobKey, f[2], false)
+  end
   if token ~= '0' then
     removeJobKeys(jobKey, jobKey .. ':lock')
   else
@@ -143,12 +157,12 @@ end
 -- before an untrimmed XADD: same bound, one call less).
 emit(Q.events, maxEv, target, 'jobId', jobId, property, value, 'prev', 'active')
 if not completed and atm >= (tonumber(ARGV[10]) or 0) then
-  emit(Q.events, nil, 'retries-exhausted', 'jobId', jobId, 'attemptsMade', atm)
+  emit(Q.events, nil, 'retries-exhausted', 'jobId', jobId, 'attemptsMade', atmS)
 end
 
 if ARGV[11] == '1' then
-  local r, pm = fetchJob(meta, prefix, now, ARGV[12], tonumber(ARGV[13]), tonumber(ARGV[14]),
-    tonumber(ARGV[15]), ARGV[16])
+  local r, pm = fetchJob(meta, prefix, now, nowS, ARGV[12], ARGV[13], tonumber(ARGV[14] or 0),
+    tonumber(ARGV[15] or 0), ARGV[16] or '')
   if r[1] ~= 0 or r[3] > 0 or r[4] > 0 or pm then
     return r
   end

@@ -2,14 +2,34 @@
 -- Numbers reach redis.call as Lua numbers (exact up to 2^53); never build a
 -- score by string concatenation, which keeps only 14 digits.
 
--- MAXEV: the approximate MAXLEN of the events stream, written if absent.
-local function maxEvents(metaKey)
-  local m = redis.call('HGET', metaKey, 'opts.maxLenEvents')
+-- Numbers handed to redis.call are formatted by Redis with "%.17g", which
+-- costs thousands of instructions for a millisecond timestamp: the hot
+-- paths pass strings (ARGV as received, or integers formatted with %d).
+local function int(n)
+  return string.format('%d', n)
+end
+
+-- The MAXLEN argument for a stored opts.maxLenEvents value (or nil): the
+-- string itself when it is a plain integer, else the number it reads as,
+-- else 10000 (and needsWrite says the field must be written).
+local function maxLenArg(m)
   if not m then
-    redis.call('HSET', metaKey, 'opts.maxLenEvents', 10000)
-    return 10000
+    return '10000', true
   end
-  return tonumber(m) or 10000
+  if string.find(m, '^%d+$') then
+    return m, false
+  end
+  return int(tonumber(m) or 10000), false
+end
+
+-- MAXEV: the approximate MAXLEN of the events stream (a string for
+-- redis.call), written if absent.
+local function maxEvents(metaKey)
+  local m, absent = maxLenArg(redis.call('HGET', metaKey, 'opts.maxLenEvents'))
+  if absent then
+    redis.call('HSET', metaKey, 'opts.maxLenEvents', m)
+  end
+  return m
 end
 
 -- EMIT: append an event; maxLen nil writes it untrimmed.
@@ -38,7 +58,7 @@ end
 -- MARK0: "ready jobs may exist", unless paused or maxed.
 local function marker0(markerKey, pm)
   if not pm then
-    redis.call('ZADD', markerKey, 0, '0')
+    redis.call('ZADD', markerKey, '0', '0')
   end
 end
 
@@ -88,7 +108,7 @@ end
 -- q is a table of key names: delayed, wait, prioritized, pc, marker, events,
 -- meta, active. prefix is "P:N:". Returns how many moved.
 local function promoteDelayed(q, prefix, now)
-  local ids = redis.call('ZRANGEBYSCORE', q.delayed, 0, (now + 1) * 4096 - 1, 'LIMIT', 0, 1000)
+  local ids = redis.call('ZRANGEBYSCORE', q.delayed, '0', int((now + 1) * 4096 - 1), 'LIMIT', '0', '1000')
   if #ids == 0 then
     return 0
   end

@@ -1,19 +1,22 @@
 -- Shared worker-side functions (protocol §9.7–§9.12). Written for this
 -- project from the protocol text. Needs the "common" include first.
 --
--- Every worker script receives the same KEYS layout (see workerKeys in
--- worker_scripts.go), so the queue table below is built once here:
--- KEYS[1] wait      KEYS[2] active     KEYS[3] prioritized KEYS[4] pc
--- KEYS[5] delayed   KEYS[6] marker     KEYS[7] events      KEYS[8] meta
--- KEYS[9] limiter   KEYS[10] stalled   KEYS[11] stalled-check
--- KEYS[12] completed KEYS[13] failed   KEYS[14] repeat
--- KEYS[15] id
-local Q = {
-  wait = KEYS[1], active = KEYS[2], prioritized = KEYS[3], pc = KEYS[4],
-  delayed = KEYS[5], marker = KEYS[6], events = KEYS[7], meta = KEYS[8],
-  limiter = KEYS[9], stalled = KEYS[10], stalledCheck = KEYS[11],
-  completed = KEYS[12], failed = KEYS[13], rep = KEYS[14], id = KEYS[15],
-}
+-- Every worker script receives the queue's meta key as KEYS[1] (so a
+-- Cluster client routes the call to the queue's slot) and the key prefix
+-- "P:N:" as ARGV[1]; the queue's other keys are built here from the
+-- prefix, which costs Redis less than receiving them (~11k instructions
+-- per call for 15 keys). Every key is one of the queue's own, so a hash tag
+-- in the prefix or the name keeps all of them in one Cluster slot.
+local Q
+do
+  local p = ARGV[1]
+  Q = {
+    wait = p .. 'wait', active = p .. 'active', prioritized = p .. 'prioritized', pc = p .. 'pc',
+    delayed = p .. 'delayed', marker = p .. 'marker', events = p .. 'events', meta = KEYS[1],
+    limiter = p .. 'limiter', stalled = p .. 'stalled', stalledCheck = p .. 'stalled-check',
+    completed = p .. 'completed', failed = p .. 'failed', rep = p .. 'repeat', id = p .. 'id',
+  }
+end
 
 -- Earliest delayed due time (ms), 0 when nothing is delayed.
 local function nextDelayed()
@@ -32,8 +35,9 @@ end
 
 -- moveToActive (§9.7). Returns the reply {fields, id, rateLimitTTL,
 -- nextDelayed} and whether the queue was paused or maxed. m is readMeta().
+-- nowS / lockDuration: now and the lock duration (ms) as strings.
 -- limMax / limDuration: the worker's limiter (0 = none).
-local function fetchJob(m, prefix, now, token, lockDuration, limMax, limDuration, workerName)
+local function fetchJob(m, prefix, now, nowS, token, lockDuration, limMax, limDuration, workerName)
   local pm = false
   if m[1] then
     pm = true
@@ -116,10 +120,11 @@ local function fetchJob(m, prefix, now, token, lockDuration, limMax, limDuration
     redis.call('SET', jobKey .. ':lock', token, 'PX', lockDuration)
   end
   emit(Q.events, nil, 'active', 'jobId', id, 'prev', 'waiting')
+  local atsS = int(ats)
   if workerName ~= '' then
-    redis.call('HSET', jobKey, 'processedOn', now, 'ats', ats, 'pb', workerName)
+    redis.call('HSET', jobKey, 'processedOn', nowS, 'ats', atsS, 'pb', workerName)
   else
-    redis.call('HSET', jobKey, 'processedOn', now, 'ats', ats)
+    redis.call('HSET', jobKey, 'processedOn', nowS, 'ats', atsS)
   end
   local set = function(idx, field, v)
     if idx then
@@ -129,12 +134,12 @@ local function fetchJob(m, prefix, now, token, lockDuration, limMax, limDuration
       h[#h + 1] = v
     end
   end
-  set(iAts, 'ats', tostring(ats))
-  set(iPo, 'processedOn', tostring(now))
+  set(iAts, 'ats', atsS)
+  set(iPo, 'processedOn', nowS)
   if workerName ~= '' then
     set(iPb, 'pb', workerName)
   end
-  redis.call('ZADD', Q.marker, 0, '0')
+  redis.call('ZADD', Q.marker, '0', '0')
   return {h, id, 0, 0}, false
 end
 
@@ -179,215 +184,225 @@ local function leaveActive(jobKey, jobId, token, lremCount)
   return 0
 end
 
--- Release a parent out of waiting-children into its own queue (§9.9 step
--- 8). parentQueue is "P:parentQueue" (no trailing colon). delay > 0 ⇒
--- delayed with a `delayed` event only; else wait or prioritized with a
--- `waiting` prev=`waiting-children` event.
-local function releaseParent(parentQueue, parentKey, parentId, now)
-  local pq = parentQueue .. ':'
-  local f = redis.call('HMGET', parentKey, 'delay', 'priority')
-  local delay = tonumber(f[1]) or 0
-  local priority = tonumber(f[2]) or 0
-  if delay > 0 then
-    local due = now + delay
-    redis.call('ZADD', pq .. 'delayed', due * 4096, parentId)
-    emit(pq .. 'events', nil, 'delayed', 'jobId', parentId, 'delay', due)
-    marker1(pq .. 'marker', pq .. 'delayed')
-    return
-  end
-  local pm = pausedOrMaxed(pq .. 'meta', pq .. 'active')
-  if priority > 0 then
-    redis.call('ZADD', pq .. 'prioritized', priorityScore(pq .. 'pc', priority), parentId)
-  else
-    redis.call('RPUSH', pq .. 'wait', parentId)
-  end
-  marker0(pq .. 'marker', pm)
-  emit(pq .. 'events', nil, 'waiting', 'jobId', parentId, 'prev', 'waiting-children')
-end
-
--- Split a job key "P:q:id" into its id and queue prefix "P:q:" (the id is
--- what follows the last colon, as BullMQ reads it).
-local function splitJobKey(jobKey)
-  local id = string.match(jobKey, '.*:(.*)') or ''
-  return id, string.sub(jobKey, 1, #jobKey - #id)
-end
-
--- Detach a removed job from its parent (§9.9 step 8, "removing a child"):
--- SREM it from the parent's :dependencies; when none is left and the
--- parent is in waiting-children, move the parent to the tail of its wait
--- (whatever its delay or priority, as BullMQ does for a removed child),
--- marker 0 unless paused or maxed, event `waiting` prev=`waiting-children`.
--- checkParent: act only when the parent hash exists (trimmed jobs).
-local function detachFromParent(childKey, parentKey, checkParent)
-  if not parentKey or parentKey == '' then
-    return
-  end
-  if checkParent and redis.call('EXISTS', parentKey) == 0 then
-    return
-  end
-  local deps = parentKey .. ':dependencies'
-  if redis.call('SREM', deps, childKey) == 0 or redis.call('SCARD', deps) ~= 0 then
-    return
-  end
-  local pid, pq = splitJobKey(parentKey)
-  if redis.call('ZREM', pq .. 'waiting-children', pid) == 1 then
-    local pm = pausedOrMaxed(pq .. 'meta', pq .. 'active')
-    redis.call('RPUSH', pq .. 'wait', pid)
-    marker0(pq .. 'marker', pm)
-    emit(pq .. 'events', nil, 'waiting', 'jobId', pid, 'prev', 'waiting-children')
-  end
-end
-
--- Remove finished job `id` for retention (age or count trimming): detach
--- it from a parent that still exists, then delete its keys.
-local function removeFinished(prefix, id)
-  local jobKey = prefix .. id
-  detachFromParent(jobKey, redis.call('HGET', jobKey, 'parentKey'), true)
-  removeJobKeys(jobKey)
-end
-
--- Parent bookkeeping of a finished child (§9.9 step 8). completed: the
--- child's return value goes to the parent's :processed; failed: the
--- child's policy flags (fpof, cpof, idof, rdof) decide. Every branch acts
--- only when the child was still one of the parent's dependencies; the
--- failure policies also need the parent hash to exist, so nothing is ever
--- written into a removed parent. A failed child without a policy stays a
--- dependency (see detachFromParent for when it is removed).
-local function updateParent(jobKey, parentKey, parentJSON, completed, value, now)
-  local pid, pq, parent
-  if parentJSON then
-    local ok, p = pcall(cjson.decode, parentJSON)
-    if ok and type(p) == 'table' and p.queueKey and p.id then
-      parent = p
-      pid = tostring(p.id)
-      pq = p.queueKey
+-- The flow and deduplication helpers (parents, retention of children,
+-- keepLastIfActive), built only when a finish needs them: Redis runs a
+-- script's whole body on every call, and a closure per helper per call
+-- is a cost most finishes (no parent, no dedup id, no retention trim)
+-- have no use for. Returns them in a table.
+local function coldOps()
+  -- Release a parent out of waiting-children into its own queue (§9.9 step
+  -- 8). parentQueue is "P:parentQueue" (no trailing colon). delay > 0 ⇒
+  -- delayed with a `delayed` event only; else wait or prioritized with a
+  -- `waiting` prev=`waiting-children` event.
+  local function releaseParent(parentQueue, parentKey, parentId, now)
+    local pq = parentQueue .. ':'
+    local f = redis.call('HMGET', parentKey, 'delay', 'priority')
+    local delay = tonumber(f[1]) or 0
+    local priority = tonumber(f[2]) or 0
+    if delay > 0 then
+      local due = now + delay
+      redis.call('ZADD', pq .. 'delayed', due * 4096, parentId)
+      emit(pq .. 'events', nil, 'delayed', 'jobId', parentId, 'delay', due)
+      marker1(pq .. 'marker', pq .. 'delayed')
+      return
     end
+    local pm = pausedOrMaxed(pq .. 'meta', pq .. 'active')
+    if priority > 0 then
+      redis.call('ZADD', pq .. 'prioritized', priorityScore(pq .. 'pc', priority), parentId)
+    else
+      redis.call('RPUSH', pq .. 'wait', parentId)
+    end
+    marker0(pq .. 'marker', pm)
+    emit(pq .. 'events', nil, 'waiting', 'jobId', parentId, 'prev', 'waiting-children')
   end
-  if completed then
+
+  -- Split a job key "P:q:id" into its id and queue prefix "P:q:" (the id is
+  -- what follows the last colon, as BullMQ reads it).
+  local function splitJobKey(jobKey)
+    local id = string.match(jobKey, '.*:(.*)') or ''
+    return id, string.sub(jobKey, 1, #jobKey - #id)
+  end
+
+  -- Detach a removed job from its parent (§9.9 step 8, "removing a child"):
+  -- SREM it from the parent's :dependencies; when none is left and the
+  -- parent is in waiting-children, move the parent to the tail of its wait
+  -- (whatever its delay or priority, as BullMQ does for a removed child),
+  -- marker 0 unless paused or maxed, event `waiting` prev=`waiting-children`.
+  -- checkParent: act only when the parent hash exists (trimmed jobs).
+  local function detachFromParent(childKey, parentKey, checkParent)
     if not parentKey or parentKey == '' then
       return
     end
-    if not pid then
-      -- no usable parent JSON: the parent key alone says where it is
-      local prefix
-      pid, prefix = splitJobKey(parentKey)
-      pq = string.sub(prefix, 1, #prefix - 1)
+    if checkParent and redis.call('EXISTS', parentKey) == 0 then
+      return
     end
     local deps = parentKey .. ':dependencies'
-    if redis.call('SREM', deps, jobKey) == 1 then
-      redis.call('HSET', parentKey .. ':processed', jobKey, value)
-      if redis.call('SCARD', deps) == 0 and redis.call('EXISTS', parentKey) == 1
-        and redis.call('ZREM', pq .. ':waiting-children', pid) == 1 then
-        releaseParent(pq, parentKey, pid, now)
+    if redis.call('SREM', deps, childKey) == 0 or redis.call('SCARD', deps) ~= 0 then
+      return
+    end
+    local pid, pq = splitJobKey(parentKey)
+    if redis.call('ZREM', pq .. 'waiting-children', pid) == 1 then
+      local pm = pausedOrMaxed(pq .. 'meta', pq .. 'active')
+      redis.call('RPUSH', pq .. 'wait', pid)
+      marker0(pq .. 'marker', pm)
+      emit(pq .. 'events', nil, 'waiting', 'jobId', pid, 'prev', 'waiting-children')
+    end
+  end
+
+  -- Remove finished job `id` for retention (age or count trimming): detach
+  -- it from a parent that still exists, then delete its keys.
+  local function removeFinished(prefix, id)
+    local jobKey = prefix .. id
+    detachFromParent(jobKey, redis.call('HGET', jobKey, 'parentKey'), true)
+    removeJobKeys(jobKey)
+  end
+
+  -- Parent bookkeeping of a finished child (§9.9 step 8). completed: the
+  -- child's return value goes to the parent's :processed; failed: the
+  -- child's policy flags (fpof, cpof, idof, rdof) decide. Every branch acts
+  -- only when the child was still one of the parent's dependencies; the
+  -- failure policies also need the parent hash to exist, so nothing is ever
+  -- written into a removed parent. A failed child without a policy stays a
+  -- dependency (see detachFromParent for when it is removed).
+  local function updateParent(jobKey, parentKey, parentJSON, completed, value, now)
+    local pid, pq, parent
+    if parentJSON then
+      local ok, p = pcall(cjson.decode, parentJSON)
+      if ok and type(p) == 'table' and p.queueKey and p.id then
+        parent = p
+        pid = tostring(p.id)
+        pq = p.queueKey
       end
     end
-    return
-  end
-  if not parent or not (parent.fpof or parent.cpof or parent.idof or parent.rdof) then
-    return
-  end
-  -- the failure policies address the parent by its JSON (queueKey:id)
-  local pkey = pq .. ':' .. pid
-  local deps = pkey .. ':dependencies'
-  if redis.call('SREM', deps, jobKey) == 0 or redis.call('EXISTS', pkey) == 0 then
-    return
-  end
-  local wc = pq .. ':waiting-children'
-  if parent.fpof then
-    redis.call('ZADD', pkey .. ':unsuccessful', now, jobKey)
-    local from = nil
-    if redis.call('ZREM', wc, pid) == 1 then
-      from = wc
-    elseif redis.call('ZREM', pq .. ':delayed', pid) == 1 then
-      from = pq .. ':delayed'
-      redis.call('HSET', pkey, 'delay', 0)
+    if completed then
+      if not parentKey or parentKey == '' then
+        return
+      end
+      if not pid then
+        -- no usable parent JSON: the parent key alone says where it is
+        local prefix
+        pid, prefix = splitJobKey(parentKey)
+        pq = string.sub(prefix, 1, #prefix - 1)
+      end
+      local deps = parentKey .. ':dependencies'
+      if redis.call('SREM', deps, jobKey) == 1 then
+        redis.call('HSET', parentKey .. ':processed', jobKey, value)
+        if redis.call('SCARD', deps) == 0 and redis.call('EXISTS', parentKey) == 1
+          and redis.call('ZREM', pq .. ':waiting-children', pid) == 1 then
+          releaseParent(pq, parentKey, pid, now)
+        end
+      end
+      return
     end
-    if from or not redis.call('ZSCORE', pq .. ':failed', pid) then
-      redis.call('HSET', pkey, 'defa', 'child ' .. jobKey .. ' failed')
+    if not parent or not (parent.fpof or parent.cpof or parent.idof or parent.rdof) then
+      return
     end
-    if from then
-      releaseParent(pq, pkey, pid, now)
+    -- the failure policies address the parent by its JSON (queueKey:id)
+    local pkey = pq .. ':' .. pid
+    local deps = pkey .. ':dependencies'
+    if redis.call('SREM', deps, jobKey) == 0 or redis.call('EXISTS', pkey) == 0 then
+      return
     end
-  elseif parent.cpof then
-    redis.call('HSET', pkey .. ':failed', jobKey, value)
-    if redis.call('ZREM', wc, pid) == 1 then
-      releaseParent(pq, pkey, pid, now)
-    end
-  else
-    if parent.idof then
+    local wc = pq .. ':waiting-children'
+    if parent.fpof then
+      redis.call('ZADD', pkey .. ':unsuccessful', now, jobKey)
+      local from = nil
+      if redis.call('ZREM', wc, pid) == 1 then
+        from = wc
+      elseif redis.call('ZREM', pq .. ':delayed', pid) == 1 then
+        from = pq .. ':delayed'
+        redis.call('HSET', pkey, 'delay', 0)
+      end
+      if from or not redis.call('ZSCORE', pq .. ':failed', pid) then
+        redis.call('HSET', pkey, 'defa', 'child ' .. jobKey .. ' failed')
+      end
+      if from then
+        releaseParent(pq, pkey, pid, now)
+      end
+    elseif parent.cpof then
       redis.call('HSET', pkey .. ':failed', jobKey, value)
-    end
-    if redis.call('SCARD', deps) == 0 and redis.call('ZREM', wc, pid) == 1 then
-      releaseParent(pq, pkey, pid, now)
+      if redis.call('ZREM', wc, pid) == 1 then
+        releaseParent(pq, pkey, pid, now)
+      end
+    else
+      if parent.idof then
+        redis.call('HSET', pkey .. ':failed', jobKey, value)
+      end
+      if redis.call('SCARD', deps) == 0 and redis.call('ZREM', wc, pid) == 1 then
+        releaseParent(pq, pkey, pid, now)
+      end
     end
   end
-end
 
--- keepLastIfActive (§9.5, §9.9 step 7): when the owner of dedup id `deid`
--- finishes and an add was stashed in `dn:<deid>` meanwhile, create that job
--- now with the stashed id, point the de key at it, and drop the stash.
--- The counter is incremented as for any add.
-local function requeueStashed(prefix, deid, now, maxEv)
-  local dnKey = prefix .. 'dn:' .. deid
-  if redis.call('EXISTS', dnKey) == 0 then
-    return
-  end
-  local s = redis.call('HMGET', dnKey, 'name', 'data', 'opts', 'pk', 'pd', 'pdk', 'rjk', 'jid')
-  local counter = redis.call('INCR', Q.id)
-  local id = s[8] or tostring(counter)
-  local optsJSON = s[3] or '{}'
-  local ok, o = pcall(cjson.decode, optsJSON)
-  if not ok or type(o) ~= 'table' then
-    o = {}
-  end
-  local de = o['de']
-  if type(de) ~= 'table' then
-    de = {}
-  end
-  local deKey = prefix .. 'de:' .. deid
-  local ttl = tonumber(de['ttl'])
-  if not de['keepLastIfActive'] and ttl and ttl > 0 then
-    redis.call('SET', deKey, id, 'PX', ttl)
-  else
-    redis.call('SET', deKey, id)
-  end
-  local delay = tonumber(o['delay']) or 0
-  local priority = tonumber(o['priority']) or 0
-  local jobKey = prefix .. id
-  local name = s[1] or ''
-  local fields = {'name', name, 'data', s[2] or '{}', 'opts', optsJSON, 'timestamp', now,
-    'delay', delay, 'priority', priority}
-  if s[4] then
-    fields[#fields + 1] = 'parentKey'
-    fields[#fields + 1] = s[4]
-    fields[#fields + 1] = 'parent'
-    fields[#fields + 1] = s[5] or ''
-  end
-  if s[7] then
-    fields[#fields + 1] = 'rjk'
-    fields[#fields + 1] = s[7]
-  end
-  if de['id'] then
-    fields[#fields + 1] = 'deid'
-    fields[#fields + 1] = tostring(de['id'])
-  end
-  redis.call('HSET', jobKey, unpack(fields))
-  emit(Q.events, nil, 'added', 'jobId', id, 'name', name)
-  if delay ~= 0 then
-    local due = now
-    if delay > 0 then
-      due = now + delay
+  -- keepLastIfActive (§9.5, §9.9 step 7): when the owner of dedup id `deid`
+  -- finishes and an add was stashed in `dn:<deid>` meanwhile, create that job
+  -- now with the stashed id, point the de key at it, and drop the stash.
+  -- The counter is incremented as for any add.
+  local function requeueStashed(prefix, deid, now, maxEv)
+    local dnKey = prefix .. 'dn:' .. deid
+    if redis.call('EXISTS', dnKey) == 0 then
+      return
     end
-    redis.call('ZADD', Q.delayed, delayedScore(Q.delayed, due), id)
-    emit(Q.events, maxEv, 'delayed', 'jobId', id, 'delay', due)
-    marker1(Q.marker, Q.delayed)
-  else
-    enqueueReady(Q.wait, Q.prioritized, Q.pc, Q.marker, id, priority, o['lifo'] == true,
-      pausedOrMaxed(Q.meta, Q.active))
-    emit(Q.events, maxEv, 'waiting', 'jobId', id)
+    local s = redis.call('HMGET', dnKey, 'name', 'data', 'opts', 'pk', 'pd', 'pdk', 'rjk', 'jid')
+    local counter = redis.call('INCR', Q.id)
+    local id = s[8] or tostring(counter)
+    local optsJSON = s[3] or '{}'
+    local ok, o = pcall(cjson.decode, optsJSON)
+    if not ok or type(o) ~= 'table' then
+      o = {}
+    end
+    local de = o['de']
+    if type(de) ~= 'table' then
+      de = {}
+    end
+    local deKey = prefix .. 'de:' .. deid
+    local ttl = tonumber(de['ttl'])
+    if not de['keepLastIfActive'] and ttl and ttl > 0 then
+      redis.call('SET', deKey, id, 'PX', ttl)
+    else
+      redis.call('SET', deKey, id)
+    end
+    local delay = tonumber(o['delay']) or 0
+    local priority = tonumber(o['priority']) or 0
+    local jobKey = prefix .. id
+    local name = s[1] or ''
+    local fields = {'name', name, 'data', s[2] or '{}', 'opts', optsJSON, 'timestamp', now,
+      'delay', delay, 'priority', priority}
+    if s[4] then
+      fields[#fields + 1] = 'parentKey'
+      fields[#fields + 1] = s[4]
+      fields[#fields + 1] = 'parent'
+      fields[#fields + 1] = s[5] or ''
+    end
+    if s[7] then
+      fields[#fields + 1] = 'rjk'
+      fields[#fields + 1] = s[7]
+    end
+    if de['id'] then
+      fields[#fields + 1] = 'deid'
+      fields[#fields + 1] = tostring(de['id'])
+    end
+    redis.call('HSET', jobKey, unpack(fields))
+    emit(Q.events, nil, 'added', 'jobId', id, 'name', name)
+    if delay ~= 0 then
+      local due = now
+      if delay > 0 then
+        due = now + delay
+      end
+      redis.call('ZADD', Q.delayed, delayedScore(Q.delayed, due), id)
+      emit(Q.events, maxEv, 'delayed', 'jobId', id, 'delay', due)
+      marker1(Q.marker, Q.delayed)
+    else
+      enqueueReady(Q.wait, Q.prioritized, Q.pc, Q.marker, id, priority, o['lifo'] == true,
+        pausedOrMaxed(Q.meta, Q.active))
+      emit(Q.events, maxEv, 'waiting', 'jobId', id)
+    end
+    if s[6] then
+      redis.call('SADD', s[6], jobKey)
+    end
+    redis.call('DEL', dnKey)
   end
-  if s[6] then
-    redis.call('SADD', s[6], jobKey)
-  end
-  redis.call('DEL', dnKey)
+
+  return {updateParent = updateParent, detachFromParent = detachFromParent,
+    removeFinished = removeFinished, requeueStashed = requeueStashed}
 end
