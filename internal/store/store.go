@@ -69,7 +69,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	var err error
 	if cfg.URL != "" {
 		s.backend = Postgres
-		s.where = redact(cfg.URL)
+		s.where = Redact(cfg.URL)
 		s.db, err = sql.Open("pgx", cfg.URL)
 		if err != nil {
 			return nil, fmt.Errorf("store: postgres %s: %w", s.where, err)
@@ -192,7 +192,8 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	return tx.Commit()
 }
 
-func redact(raw string) string {
+// Redact returns a database URL without its password and query.
+func Redact(raw string) string {
 	at := strings.LastIndex(raw, "@")
 	scheme := strings.Index(raw, "://")
 	if at < 0 || scheme < 0 || at < scheme {

@@ -38,7 +38,7 @@ func openPostgres(t testing.TB) *Store {
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := admin.PingContext(pctx); err != nil {
-		t.Fatalf("PostgreSQL is not reachable at %s: %v\n%s", redact(adminURL()), err, pgInstallHint)
+		t.Fatalf("PostgreSQL is not reachable at %s: %v\n%s", Redact(adminURL()), err, pgInstallHint)
 	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
