@@ -44,6 +44,14 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	if onLogger != nil {
 		onLogger(logger, cfg.Redis.Password.Reveal())
 	}
+	st, err := openStore(ctx, cfg, logger)
+	if err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	defer st.Close()
+	if reg, err = jobs.NewRegistry(withStore(e.registry, st)); err != nil {
+		return err
+	}
 	conn, err := redisconn.New(cfg.Redis, &redisconn.Options{Logger: logger})
 	if err != nil {
 		return err
