@@ -31,45 +31,54 @@ func AdminURL() string {
 const pgInstallHint = "run: scripts/ensure-test-deps.sh (or: apt-get install -y postgresql && service postgresql start; " +
 	"the tests connect as user postgres with trust auth on 127.0.0.1:5432, or set ZYEUTE_TEST_POSTGRES_URL)"
 
-// OpenPostgres creates a fresh database with a random name on the test
-// server, opens a Store on it and drops it when the test ends. An
-// unreachable server fails the test (never skips it).
-func OpenPostgres(t testing.TB) *store.Store {
+// PostgresURL creates a fresh database with a random name on the test
+// server and returns its URL; the database is dropped when the test ends.
+// An unreachable server fails the test (never skips it).
+func PostgresURL(t testing.TB) string {
 	t.Helper()
 	ctx := context.Background()
 	admin, err := sql.Open("pgx", AdminURL())
 	if err != nil {
 		t.Fatalf("postgres: %v; %s", err, pgInstallHint)
 	}
-	t.Cleanup(func() { _ = admin.Close() })
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := admin.PingContext(pctx); err != nil {
+		_ = admin.Close()
 		t.Fatalf("PostgreSQL is not reachable at %s: %v\n%s", store.Redact(AdminURL()), err, pgInstallHint)
 	}
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	name := "zyeute_test_" + hex.EncodeToString(b)
 	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		_ = admin.Close()
 		t.Fatalf("CREATE DATABASE %s: %v", name, err)
 	}
+	// Registered first, so it runs after the cleanups that close stores.
+	t.Cleanup(func() {
+		defer admin.Close()
+		if _, err := admin.ExecContext(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("DROP DATABASE %s: %v", name, err)
+		}
+	})
 	u := AdminURL()
 	i := strings.LastIndex(u, "/")
 	q := ""
 	if j := strings.Index(u[i:], "?"); j >= 0 {
 		q = u[i+j:]
 	}
-	s, err := store.Open(ctx, store.Config{URL: u[:i+1] + name + q})
+	return u[:i+1] + name + q
+}
+
+// OpenPostgres opens a Store on a fresh database (PostgresURL), closed and
+// dropped when the test ends.
+func OpenPostgres(t testing.TB) *store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), store.Config{URL: PostgresURL(t)})
 	if err != nil {
-		_, _ = admin.ExecContext(ctx, "DROP DATABASE "+name+" WITH (FORCE)")
 		t.Fatalf("open postgres store: %v", err)
 	}
-	t.Cleanup(func() {
-		_ = s.Close()
-		if _, err := admin.ExecContext(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("DROP DATABASE %s: %v", name, err)
-		}
-	})
+	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
 
