@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/zyeute/zyeute-redis/internal/config"
 	"github.com/zyeute/zyeute-redis/internal/httpapi"
 	"github.com/zyeute/zyeute-redis/internal/jobs"
 	"github.com/zyeute/zyeute-redis/internal/jobs/analytics"
 	"github.com/zyeute/zyeute-redis/internal/jobs/memories"
+	"github.com/zyeute/zyeute-redis/internal/jobs/privacy"
 	"github.com/zyeute/zyeute-redis/internal/store"
 )
 
@@ -21,8 +23,11 @@ var testDataDir string
 // applied before it returns.
 func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*store.Store, error) {
 	c := store.Config{URL: cfg.Database.URL.Reveal(), DataDir: cfg.Database.DataDir}
-	if testDataDir != "" && c.URL == "" && c.DataDir == "data" {
+	if testDataDir != "" && c.DataDir == "data" {
 		c.DataDir = testDataDir
+		if cfg.Database.ExportDir == filepath.Join("data", "exports") {
+			cfg.Database.ExportDir = filepath.Join(testDataDir, "exports")
+		}
 	}
 	st, err := store.Open(ctx, c)
 	if err != nil {
@@ -34,7 +39,7 @@ func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*s
 
 // withStore returns base (nil: defaults) with the store-backed handlers
 // in the fields base leaves nil. Handlers a deployment or test set stay.
-func withStore(base *jobs.RegistryConfig, st *store.Store) *jobs.RegistryConfig {
+func withStore(base *jobs.RegistryConfig, st *store.Store, exportDir string) *jobs.RegistryConfig {
 	var c jobs.RegistryConfig
 	if base != nil {
 		c = *base
@@ -44,6 +49,9 @@ func withStore(base *jobs.RegistryConfig, st *store.Store) *jobs.RegistryConfig 
 	}
 	if c.Handlers.Memory == nil {
 		c.Handlers.Memory = &memories.Miner{Store: st, Now: c.Now}
+	}
+	if c.Handlers.Privacy == nil {
+		c.Handlers.Privacy = &privacy.Auditor{Store: st, ExportDir: exportDir, Now: c.Now}
 	}
 	return &c
 }

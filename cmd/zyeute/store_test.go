@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,11 +70,17 @@ func TestServeEmbeddedStoreDegraded(t *testing.T) {
 	if status, body := s.call(t, "GET", "/api/users/alice/memories", "", ""); status != 200 || !strings.Contains(body, `"kind":"on_this_day"`) {
 		t.Fatalf("memories: %d %s", status, body)
 	}
+	doc := enqueue(t, s, "privacy-audit", `{"data":{"request_id":"req-9","user_id":"alice","kind":"access"}}`, 200)
+	if !strings.Contains(fmt.Sprint(doc["result"]), "sha256") {
+		t.Fatalf("privacy access: %v", doc)
+	}
 	if err := s.stop(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "zyeute.db")); err != nil {
-		t.Fatal(err)
+	for _, f := range []string{"zyeute.db", "exports/req-9.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

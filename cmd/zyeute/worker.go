@@ -49,7 +49,7 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("worker: %w", err)
 	}
 	defer st.Close()
-	if reg, err = jobs.NewRegistry(withStore(e.registry, st)); err != nil {
+	if reg, err = jobs.NewRegistry(withStore(e.registry, st, cfg.Database.ExportDir)); err != nil {
 		return err
 	}
 	conn, err := redisconn.New(cfg.Redis, &redisconn.Options{Logger: logger})

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -138,6 +139,9 @@ type Database struct {
 	// DataDir (DATA_DIR) holds the embedded SQLite file zyeute.db when
 	// URL is empty. Defaults to "data" (relative to the working directory).
 	DataDir string
+	// ExportDir (PRIVACY_EXPORT_DIR) receives the Loi 25 access exports.
+	// Defaults to DataDir/exports.
+	ExportDir string
 }
 
 // Configured reports whether DATABASE_URL is set.
@@ -456,10 +460,11 @@ func RedactURL(raw string) string {
 func (l *loader) database() Database {
 	raw := l.get("DATABASE_URL")
 	dataDir := l.str("DATA_DIR", "data")
+	exportDir := l.str("PRIVACY_EXPORT_DIR", filepath.Join(dataDir, "exports"))
 	if raw == "" {
-		return Database{DataDir: dataDir}
+		return Database{DataDir: dataDir, ExportDir: exportDir}
 	}
-	d := Database{URL: SecretURL(raw), DataDir: dataDir}
+	d := Database{URL: SecretURL(raw), DataDir: dataDir, ExportDir: exportDir}
 	u, err := url.Parse(raw)
 	if err != nil || u.Opaque != "" || misplacedAt(u, raw) {
 		l.fail("DATABASE_URL", "is not a valid URL (percent-encode '/', '?', '#' and '@' in the password)")
