@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -27,6 +28,10 @@ type ApplyResult struct {
 	Duplicates int `json:"duplicates"`
 }
 
+// insertChunk events go in one INSERT (7 parameters each, well under
+// SQLite's and PostgreSQL's limits).
+const insertChunk = 500
+
 type rollupKey struct{ video, day string }
 
 type rollup struct{ views, likes, shares, comments, watch int64 }
@@ -38,31 +43,54 @@ func (s *Store) ApplyEvents(ctx context.Context, events []Event) (ApplyResult, e
 	var res ApplyResult
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		res = ApplyResult{}
-		ins, err := tx.PrepareContext(ctx, s.q(`INSERT INTO engagement_events (event_id, video_id, user_id, type, watch_ms, day, at_ms)
-			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`))
-		if err != nil {
-			return err
+		// Multi-row inserts (insertChunk events per statement): the rows
+		// the database reports back through RETURNING are the new events;
+		// the others were applied before.
+		inserted := map[string]bool{}
+		for lo := 0; lo < len(events); lo += insertChunk {
+			chunk := events[lo:min(lo+insertChunk, len(events))]
+			var b strings.Builder
+			b.WriteString(`INSERT INTO engagement_events (event_id, video_id, user_id, type, watch_ms, day, at_ms) VALUES `)
+			args := make([]any, 0, 7*len(chunk))
+			for i, e := range chunk {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				b.WriteString("(?, ?, ?, ?, ?, ?, ?)")
+				var user any
+				if e.UserID != "" {
+					user = e.UserID
+				}
+				args = append(args, e.ID, e.VideoID, user, e.Type, e.WatchMS, Day(e.At), ms(e.At))
+			}
+			b.WriteString(` ON CONFLICT (event_id) DO NOTHING RETURNING event_id`)
+			rows, err := tx.QueryContext(ctx, s.q(b.String()), args...)
+			if err != nil {
+				return fmt.Errorf("store: recording %d events: %w", len(chunk), err)
+			}
+			for rows.Next() {
+				var id string
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return err
+				}
+				inserted[id] = true
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
 		}
-		defer ins.Close()
 		sums := map[rollupKey]*rollup{}
 		viewers := map[rollupKey]map[string]struct{}{}
 		for _, e := range events {
-			var user any
-			if e.UserID != "" {
-				user = e.UserID
-			}
-			day := Day(e.At)
-			r, err := ins.ExecContext(ctx, e.ID, e.VideoID, user, e.Type, e.WatchMS, day, ms(e.At))
-			if err != nil {
-				return fmt.Errorf("store: recording event %s: %w", e.ID, err)
-			}
-			if n, err := r.RowsAffected(); err != nil {
-				return err
-			} else if n == 0 {
+			if !inserted[e.ID] {
 				res.Duplicates++
 				continue
 			}
+			delete(inserted, e.ID) // an id twice in the batch counts once
 			res.Applied++
+			day := Day(e.At)
 			k := rollupKey{e.VideoID, day}
 			sum := sums[k]
 			if sum == nil {

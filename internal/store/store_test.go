@@ -225,3 +225,23 @@ func TestUserVideosEngagement(t *testing.T) {
 		}
 	})
 }
+
+// More events than one INSERT holds, and an id repeated inside a batch.
+func TestApplyEventsChunksAndRepeatedIDs(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		var batch []Event
+		for i := range 1200 {
+			batch = append(batch, Event{ID: fmt.Sprintf("k%d", i), Type: "like", VideoID: "v", At: day("2026-11-06")})
+		}
+		batch = append(batch, batch[3], batch[1100])
+		res, err := s.ApplyEvents(ctx, batch)
+		if err != nil || res != (ApplyResult{Applied: 1200, Duplicates: 2}) {
+			t.Fatalf("%+v, %v", res, err)
+		}
+		st, err := s.VideoStats(ctx, "v", "2026-11-06", "2026-11-06")
+		if err != nil || st.Totals.Likes != 1200 {
+			t.Fatalf("%+v, %v", st, err)
+		}
+	})
+}
