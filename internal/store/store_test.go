@@ -21,7 +21,7 @@ func day(s string) time.Time {
 func TestOpenMigratesAndReopens(t *testing.T) {
 	backends(t, func(t *testing.T, s *Store) {
 		ctx := context.Background()
-		for _, table := range []string{"users", "videos", "engagement_events", "engagement_daily", "engagement_viewers", "memories", "privacy_requests", "audit_log"} {
+		for _, table := range []string{"users", "videos", "engagement_events", "engagement_daily", "engagement_viewers", "memories", "privacy_requests", "audit_log", "wallet_transfers", "sync_cursors"} {
 			var n int
 			if err := s.DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM "+table).Scan(&n); err != nil {
 				t.Errorf("table %s: %v", table, err)
@@ -242,6 +242,37 @@ func TestApplyEventsChunksAndRepeatedIDs(t *testing.T) {
 		st, err := s.VideoStats(ctx, "v", "2026-11-06", "2026-11-06")
 		if err != nil || st.Totals.Likes != 1200 {
 			t.Fatalf("%+v, %v", st, err)
+		}
+	})
+}
+
+func TestTransfersIdempotentWithCursor(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		const w = "0xabc0000000000000000000000000000000000001"
+		if _, ok, err := s.SyncCursor(ctx, "ethereum", w); ok || err != nil {
+			t.Fatalf("fresh cursor: %v %v", ok, err)
+		}
+		batch := []Transfer{
+			{Chain: "ethereum", TxHash: "0x01", LogIndex: -1, Wallet: w, BlockNumber: 10, From: w, To: "0xdef", Amount: "1000000000000000000"},
+			{Chain: "ethereum", TxHash: "0x02", LogIndex: 3, Wallet: w, BlockNumber: 12, From: "0xdef", To: w, Token: "0xtoken", Amount: "115792089237316195423570985008687907853269984665640564039457584007913129639935"},
+		}
+		for i, want := range []int{2, 0} {
+			n, err := s.SaveTransfers(ctx, "ethereum", w, batch, 20)
+			if err != nil || n != want {
+				t.Fatalf("save %d: %d, %v", i, n, err)
+			}
+		}
+		// A stale retry does not move the cursor back.
+		if _, err := s.SaveTransfers(ctx, "ethereum", w, nil, 15); err != nil {
+			t.Fatal(err)
+		}
+		if next, ok, err := s.SyncCursor(ctx, "ethereum", w); !ok || err != nil || next != 20 {
+			t.Fatalf("cursor %d %v %v", next, ok, err)
+		}
+		got, err := s.Transfers(ctx, "ethereum", w)
+		if err != nil || len(got) != 2 || got[1].Amount != batch[1].Amount || got[0].LogIndex != -1 {
+			t.Fatalf("transfers %+v %v", got, err)
 		}
 	})
 }

@@ -21,7 +21,7 @@ var clock = func() time.Time { return time.Date(2026, 11, 29, 15, 0, 0, 0, time.
 
 // Every table of the schema, to prove nothing names the user after a
 // deletion (a new table must be added here and to the store's list).
-var allTables = []string{"users", "videos", "engagement_events", "engagement_daily", "engagement_viewers", "memories", "privacy_requests", "audit_log"}
+var allTables = []string{"users", "videos", "engagement_events", "engagement_daily", "engagement_viewers", "memories", "privacy_requests", "audit_log", "wallet_transfers", "sync_cursors"}
 
 const (
 	userID = "user-alice-7f3"
