@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,4 +101,25 @@ func TestServePostgresStoreQueued(t *testing.T) {
 		s.waitJob(t, "analytics", doc["id"].(string), "completed")
 	}
 	wantTotals(t, analyticsTotals(t, s))
+}
+
+// An unreachable DATABASE_URL stops serve at start with an error naming
+// the server, never the password.
+func TestServeDatabaseUnreachable(t *testing.T) {
+	t.Parallel()
+	port, err := redistest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := map[string]string{"PORT": fmt.Sprint(port), "DATABASE_URL": "postgres://app:hunter2-secret@127.0.0.1:1/zyeute?sslmode=disable&connect_timeout=2"}
+	stderr := &syncBuffer{}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = runEnv(ctx, &env{getenv: func(k string) string { return vals[k] }, stdout: io.Discard, stderr: stderr}, []string{"serve"})
+	if err == nil || !strings.Contains(err.Error(), "cannot reach postgres database postgres://…@127.0.0.1:1/zyeute") {
+		t.Fatalf("err = %v", err)
+	}
+	if strings.Contains(err.Error()+stderr.String(), "hunter2") {
+		t.Fatal("password leaked")
+	}
 }
