@@ -46,9 +46,13 @@ func (s *Store) ApplyEvents(ctx context.Context, events []Event) (ApplyResult, e
 		// Multi-row inserts (insertChunk events per statement): the rows
 		// the database reports back through RETURNING are the new events;
 		// the others were applied before.
+		// In event-id order: two transactions inserting overlapping ids on
+		// PostgreSQL wait on each other in the same order, never in a cycle.
+		ordered := append([]Event(nil), events...)
+		sort.SliceStable(ordered, func(i, j int) bool { return ordered[i].ID < ordered[j].ID })
 		inserted := map[string]bool{}
-		for lo := 0; lo < len(events); lo += insertChunk {
-			chunk := events[lo:min(lo+insertChunk, len(events))]
+		for lo := 0; lo < len(ordered); lo += insertChunk {
+			chunk := ordered[lo:min(lo+insertChunk, len(ordered))]
 			var b strings.Builder
 			b.WriteString(`INSERT INTO engagement_events (event_id, video_id, user_id, type, watch_ms, day, at_ms) VALUES `)
 			args := make([]any, 0, 7*len(chunk))

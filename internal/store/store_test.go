@@ -276,3 +276,38 @@ func TestTransfersIdempotentWithCursor(t *testing.T) {
 		}
 	})
 }
+
+// Overlapping batches in opposite orders, applied concurrently, neither
+// deadlock nor double count.
+func TestApplyEventsOppositeOrders(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		var fwd, rev []Event
+		for i := range 1000 {
+			fwd = append(fwd, Event{ID: fmt.Sprintf("o%04d", i), Type: "share", VideoID: fmt.Sprintf("v%d", i%5), At: day("2026-11-07")})
+		}
+		for i := len(fwd) - 1; i >= 0; i-- {
+			rev = append(rev, fwd[i])
+		}
+		for round := range 20 {
+			var wg sync.WaitGroup
+			errs := make(chan error, 2)
+			for _, b := range [][]Event{fwd, rev} {
+				wg.Go(func() {
+					if _, err := s.ApplyEvents(ctx, b); err != nil {
+						errs <- err
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		var shares int64
+		if err := s.DB().QueryRow("SELECT SUM(shares) FROM engagement_daily").Scan(&shares); err != nil || shares != 1000 {
+			t.Fatalf("shares %d, %v", shares, err)
+		}
+	})
+}
