@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"path/filepath"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/zyeute/zyeute-redis/internal/config"
 	"github.com/zyeute/zyeute-redis/internal/httpapi"
 	"github.com/zyeute/zyeute-redis/internal/jobs"
@@ -39,7 +41,9 @@ func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*s
 
 // withStore returns base (nil: defaults) with the store-backed handlers
 // in the fields base leaves nil. Handlers a deployment or test set stay.
-func withStore(base *jobs.RegistryConfig, st *store.Store, exportDir string) *jobs.RegistryConfig {
+// With a Redis client, privacy-audit also exports and revokes the user's
+// Redis sessions.
+func withStore(base *jobs.RegistryConfig, st *store.Store, exportDir string, rdb redis.UniversalClient) *jobs.RegistryConfig {
 	var c jobs.RegistryConfig
 	if base != nil {
 		c = *base
@@ -51,7 +55,11 @@ func withStore(base *jobs.RegistryConfig, st *store.Store, exportDir string) *jo
 		c.Handlers.Memory = &memories.Miner{Store: st, Now: c.Now}
 	}
 	if c.Handlers.Privacy == nil {
-		c.Handlers.Privacy = &privacy.Auditor{Store: st, ExportDir: exportDir, Now: c.Now}
+		a := &privacy.Auditor{Store: st, ExportDir: exportDir, Now: c.Now}
+		if rdb != nil {
+			a.Sessions = &privacy.RedisSessions{Client: rdb}
+		}
+		c.Handlers.Privacy = a
 	}
 	return &c
 }

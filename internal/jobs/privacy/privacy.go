@@ -5,8 +5,9 @@
 // is entered in the register (privacy_requests, with its 30-day deadline)
 // and logged in the audit log without personal data. Both are idempotent.
 //
-// Not covered here: the user's Redis sessions and queued or retained job
-// data (see the README's privacy-audit section).
+// With Sessions set, the user's Redis sessions are exported (values only)
+// and revoked too. Not covered yet: queued or retained job data carrying
+// the user id (see the README's privacy-audit section).
 package privacy
 
 import (
@@ -32,6 +33,10 @@ type Auditor struct {
 	ExportDir string
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
+	// Sessions, when set, adds the user's Redis sessions to access
+	// exports and revokes them on deletion (a Redis error fails the job,
+	// which is retried: the request is not completed with sessions left).
+	Sessions *RedisSessions
 }
 
 var _ jobs.PrivacyAuditor = (*Auditor)(nil)
@@ -42,6 +47,9 @@ type Export struct {
 	UserID      string                      `json:"user_id"`
 	GeneratedAt time.Time                   `json:"generated_at"`
 	Tables      map[string][]map[string]any `json:"tables"`
+	// Sessions are the user's Redis sessions (values only); absent when
+	// the auditor has no session store.
+	Sessions []SessionData `json:"redis_sessions,omitempty"`
 }
 
 // Audit implements jobs.PrivacyAuditor.
@@ -83,9 +91,18 @@ func (a *Auditor) Audit(ctx context.Context, j *jobs.PrivacyAuditJob) (*jobs.Pri
 			}
 		}
 		detail["exports_removed"] = len(paths)
+		var revoked int64
+		if a.Sessions != nil {
+			if revoked, err = a.Sessions.Revoke(ctx, j.UserID); err != nil {
+				return nil, err
+			}
+		}
 		erased, err := a.Store.EraseUser(ctx, j.UserID)
 		if err != nil {
 			return nil, fmt.Errorf("privacy-audit: %w", err)
+		}
+		if a.Sessions != nil {
+			erased["redis_sessions"] = revoked
 		}
 		rep.Erased = erased
 		detail["changed_rows"] = erased
@@ -113,7 +130,13 @@ func (a *Auditor) export(ctx context.Context, j *jobs.PrivacyAuditJob, at time.T
 	if err != nil {
 		return nil, fmt.Errorf("privacy-audit: %w", err)
 	}
-	doc, err := json.MarshalIndent(Export{RequestID: j.RequestID, UserID: j.UserID, GeneratedAt: at, Tables: tables}, "", "  ")
+	e := Export{RequestID: j.RequestID, UserID: j.UserID, GeneratedAt: at, Tables: tables}
+	if a.Sessions != nil {
+		if e.Sessions, err = a.Sessions.Find(ctx, j.UserID); err != nil {
+			return nil, err
+		}
+	}
+	doc, err := json.MarshalIndent(e, "", "  ")
 	if err != nil {
 		return nil, err
 	}
@@ -144,6 +167,9 @@ func (a *Auditor) export(ctx context.Context, j *jobs.PrivacyAuditJob, at time.T
 	rows := map[string]int{}
 	for t, list := range tables {
 		rows[t] = len(list)
+	}
+	if a.Sessions != nil {
+		rows["redis_sessions"] = len(e.Sessions)
 	}
 	return &jobs.PrivacyExport{Path: final, SHA256: hex.EncodeToString(h[:]), Bytes: int64(len(doc) + 1), Rows: rows}, nil
 }
