@@ -33,7 +33,18 @@ const (
 	DepConnected     = "connected"
 	DepDisconnected  = "disconnected"
 	DepNotConfigured = "not_configured"
+	// DepEmbedded: the database is the embedded SQLite file and answers.
+	DepEmbedded = "embedded"
 )
+
+// Database is the application store as the health check sees it;
+// *store.Store implements it.
+type Database interface {
+	// Ping checks the database answers (a real round trip).
+	Ping(ctx context.Context) error
+	// Embedded reports the embedded SQLite file (no server).
+	Embedded() bool
+}
 
 // AI statuses.
 const (
@@ -87,6 +98,10 @@ type Options struct {
 	Redis RedisSource
 	// AI reports the moderation provider. Defaults to DefaultAI.
 	AI AIReporter
+	// Database is the application store, checked by a real ping:
+	// "connected" (server) or "embedded" (SQLite) when it answers,
+	// "disconnected" otherwise. When set, DatabaseAddr is ignored.
+	Database Database
 	// DatabaseAddr is the host:port of DATABASE_URL; empty means not
 	// configured. The check is a TCP connect. Defaults to empty.
 	DatabaseAddr string
@@ -164,7 +179,17 @@ func (c *Checker) Report(ctx context.Context) Report {
 	}
 
 	r.Database = DepNotConfigured
-	if c.opts.DatabaseAddr != "" {
+	if c.opts.Database != nil {
+		switch {
+		case !c.databaseUp(ctx):
+			r.Database = DepDisconnected
+			r.Status = StatusDegraded
+		case c.opts.Database.Embedded():
+			r.Database = DepEmbedded
+		default:
+			r.Database = DepConnected
+		}
+	} else if c.opts.DatabaseAddr != "" {
 		if c.databaseUp(ctx) {
 			r.Database = DepConnected
 		} else {
@@ -188,10 +213,15 @@ func (c *Checker) databaseUp(ctx context.Context) bool {
 		// check for everyone sharing it.
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.opts.DatabaseTimeout)
 		defer cancel()
-		conn, err := c.opts.Dial(dctx, "tcp", c.opts.DatabaseAddr)
-		up := err == nil
-		if up {
-			_ = conn.Close()
+		var up bool
+		if c.opts.Database != nil {
+			up = c.opts.Database.Ping(dctx) == nil
+		} else {
+			conn, err := c.opts.Dial(dctx, "tcp", c.opts.DatabaseAddr)
+			up = err == nil
+			if up {
+				_ = conn.Close()
+			}
 		}
 		c.mu.Lock()
 		c.dbUp, c.dbAt, c.dbSeen = up, time.Now(), true

@@ -42,6 +42,36 @@ if ! command -v valgrind >/dev/null 2>&1 || ! command -v callgrind_control >/dev
   fi
 fi
 
+# The application store's tests (internal/store, the database-backed job
+# handlers, cmd/zyeute) create their own databases on a PostgreSQL server
+# at 127.0.0.1:5432 (user postgres, trust auth; ZYEUTE_TEST_POSTGRES_URL
+# overrides it). They fail, never skip, when it is missing.
+pg_up() {
+  if command -v pg_isready >/dev/null 2>&1; then
+    pg_isready -q -h 127.0.0.1 -p 5432
+  else
+    (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null
+  fi
+}
+if [ -z "${ZYEUTE_TEST_POSTGRES_URL:-}" ] && ! pg_up; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+      echo "PostgreSQL missing: installing it from Debian's packages" >&2
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+      # Test server only: user postgres from loopback without a password.
+      for hba in /etc/postgresql/*/main/pg_hba.conf; do
+        sed -i '1i host all postgres 127.0.0.1/32 trust' "$hba"
+      done
+    fi
+    echo "starting PostgreSQL" >&2
+    service postgresql start >/dev/null
+    for _ in $(seq 1 30); do pg_up && break; sleep 1; done
+    pg_up || { echo "error: PostgreSQL did not start; run: service postgresql start" >&2; exit 1; }
+  else
+    need_root PostgreSQL "sudo apt-get install -y postgresql && sudo service postgresql start"
+  fi
+fi
+
 # The dashboard's browser test (cmd/zyeute) drives Debian's chromium
 # through the DevTools protocol (chromedp); no chromedriver needed.
 if ! command -v chromium >/dev/null 2>&1; then

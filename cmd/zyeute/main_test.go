@@ -161,7 +161,7 @@ func TestServeNotConfigured(t *testing.T) {
 	t.Parallel()
 	s := startServe(t, nil)
 	d, raw := s.health(t)
-	if d.Status != "degraded" || d.Redis.Status != "not_configured" || d.Database != "not_configured" ||
+	if d.Status != "degraded" || d.Redis.Status != "not_configured" || d.Database != "embedded" ||
 		d.AI.Provider != "rules" || d.AI.Status != "ok" || d.Redis.Latency != nil {
 		t.Errorf("health = %s", raw)
 	}

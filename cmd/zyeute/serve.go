@@ -14,6 +14,7 @@ import (
 	"github.com/zyeute/zyeute-redis/internal/config"
 	"github.com/zyeute/zyeute-redis/internal/httpapi"
 	"github.com/zyeute/zyeute-redis/internal/jobs"
+	"github.com/zyeute/zyeute-redis/internal/store"
 	"github.com/zyeute/zyeute-redis/redisconn"
 )
 
@@ -33,6 +34,8 @@ type app struct {
 	cfg    *config.Config
 	logger *slog.Logger
 	redis  *redisconn.Conn
+	// store is the application database (open for serve's lifetime).
+	store *store.Store
 
 	// routes are mounted on the HTTP API (see httpapi.Route).
 	routes []httpapi.Route
@@ -89,13 +92,19 @@ func serve(ctx context.Context, e *env, args []string) error {
 
 	go warnNoPersistence(ctx, conn, logger)
 
-	a := &app{cfg: cfg, logger: logger, redis: conn, registry: e.registry}
+	st, err := openStore(ctx, cfg, logger)
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	defer st.Close() // after the services (deferred later) have stopped
+
+	a := &app{cfg: cfg, logger: logger, redis: conn, store: st, registry: withStore(e.registry, st, cfg.Database.ExportDir, conn.Client()), routes: storeRoutes(st, logger)}
 	for _, ext := range extensions {
 		if err := ext(ctx, a); err != nil {
 			return fmt.Errorf("serve: %w", err)
 		}
 	}
-	checker, err := health.New(&health.Options{Redis: conn, AI: a.ai, DatabaseAddr: cfg.Database.Addr})
+	checker, err := health.New(&health.Options{Redis: conn, AI: a.ai, Database: st})
 	if err != nil {
 		return err
 	}

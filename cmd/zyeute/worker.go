@@ -56,6 +56,16 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	go warnNoPersistence(ctx, conn, logger)
+	// The application database: the analytics, memory and privacy jobs
+	// write there (closed after the pool has stopped).
+	st, err := openStore(ctx, cfg, logger)
+	if err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	defer st.Close()
+	if reg, err = jobs.NewRegistry(withStore(e.registry, st, cfg.Database.ExportDir, conn.Client())); err != nil {
+		return err
+	}
 	name := jobs.WorkerName()
 	pool, err := jobs.NewPool(conn.Client(), reg, &jobs.PoolConfig{Queues: qs, Concurrency: concurrency, Name: name,
 		Prefix: cfg.QueuePrefix, Logger: logger, Worker: workerOptions(cfg)})

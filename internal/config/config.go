@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -130,7 +131,8 @@ type Moderation struct {
 	MaxConcurrent int
 }
 
-// Database is the optional SQL database, reported in health only.
+// Database is the application database: PostgreSQL when DATABASE_URL is
+// set, else an embedded SQLite file under DataDir (see internal/store).
 type Database struct {
 	// URL is DATABASE_URL (it usually carries a password, so it prints
 	// redacted).
@@ -138,6 +140,12 @@ type Database struct {
 	// Addr is the host:port taken from URL (port 5432 when absent), for
 	// the health check. Empty when URL is empty.
 	Addr string
+	// DataDir (DATA_DIR) holds the embedded SQLite file zyeute.db when
+	// URL is empty. Defaults to "data" (relative to the working directory).
+	DataDir string
+	// ExportDir (PRIVACY_EXPORT_DIR) receives the Loi 25 access exports.
+	// Defaults to DataDir/exports.
+	ExportDir string
 }
 
 // Configured reports whether DATABASE_URL is set.
@@ -463,10 +471,12 @@ func RedactURL(raw string) string {
 
 func (l *loader) database() Database {
 	raw := l.get("DATABASE_URL")
+	dataDir := l.str("DATA_DIR", "data")
+	exportDir := l.str("PRIVACY_EXPORT_DIR", filepath.Join(dataDir, "exports"))
 	if raw == "" {
-		return Database{}
+		return Database{DataDir: dataDir, ExportDir: exportDir}
 	}
-	d := Database{URL: SecretURL(raw)}
+	d := Database{URL: SecretURL(raw), DataDir: dataDir, ExportDir: exportDir}
 	u, err := url.Parse(raw)
 	if err != nil || u.Opaque != "" || misplacedAt(u, raw) {
 		l.fail("DATABASE_URL", "is not a valid URL (percent-encode '/', '?', '#' and '@' in the password)")

@@ -12,6 +12,11 @@ const MaxAnalyticsEvents = 1000
 
 // AnalyticsEvent is one engagement event.
 type AnalyticsEvent struct {
+	// ID is the event's idempotency key (optional, recommended): an event
+	// whose id was already stored is not counted again. Without it, a
+	// database-backed aggregator derives one from the batch's content and
+	// the event's position, so a resent identical batch counts once.
+	ID string `json:"id,omitempty"`
 	// Type is "view", "like", "share" or "comment" (required).
 	Type string `json:"type"`
 	// VideoID the event is about (required).
@@ -50,8 +55,20 @@ type AnalyticsSummary struct {
 	WatchMS     int64            `json:"watch_ms"`
 	From        *time.Time       `json:"from,omitempty"` // earliest At
 	To          *time.Time       `json:"to,omitempty"`   // latest At
-	// Aggregator names the implementation ("local").
+	// Aggregator names the implementation ("local", "database").
 	Aggregator string `json:"aggregator"`
+	// Persisted says what a database-backed aggregator stored; nil when
+	// nothing is stored (the local aggregator).
+	Persisted *AnalyticsPersisted `json:"persisted,omitempty"`
+}
+
+// AnalyticsPersisted is what a batch changed in the database.
+type AnalyticsPersisted struct {
+	// Applied events were new and added to the rollups; Duplicates had
+	// been stored before (a retried job) and were not counted again.
+	Applied    int    `json:"applied"`
+	Duplicates int    `json:"duplicates"`
+	Backend    string `json:"backend"` // "postgres" or "sqlite"
 }
 
 // AnalyticsAggregator does the work of an analytics job.
@@ -127,6 +144,9 @@ func checkAnalytics(b *AnalyticsBatch, now time.Time) error {
 	}
 	for i, e := range b.Events {
 		f := func(name string) string { return fmt.Sprintf("events[%d].%s", i, name) }
+		if err := checkID(f("id"), e.ID, false); err != nil {
+			return err
+		}
 		if err := oneOf(f("type"), e.Type, "view", "like", "share", "comment"); err != nil {
 			return err
 		}

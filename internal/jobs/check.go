@@ -11,6 +11,11 @@ const maxIDLen = 128
 
 // checkID accepts 1..128 characters of [A-Za-z0-9_.:-] (required) or an
 // empty string (optional).
+// CheckID checks an identifier outside a payload (a path segment, a query
+// parameter) with the payloads' rules: required, at most 128 characters,
+// letters, digits and _ . : -. The error is a *ValidationError.
+func CheckID(field, v string) error { return checkID(field, v, true) }
+
 func checkID(field, v string, required bool) error {
 	if v == "" {
 		if required {

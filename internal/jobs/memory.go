@@ -37,8 +37,10 @@ type MemoryMiningJob struct {
 	// Date is the day to mine for, YYYY-MM-DD, from 2000-01-01 to
 	// tomorrow. Defaults to today (UTC).
 	Date string `json:"date,omitempty"`
-	// Videos to consider, 1–500 (the caller sends ids and counts, not media).
-	Videos []MemoryVideo `json:"videos"`
+	// Videos to consider, 0–500 (the caller sends ids and counts, not
+	// media). A database-backed miner registers them as the user's videos
+	// and takes their engagement from the stored rollups instead.
+	Videos []MemoryVideo `json:"videos,omitempty"`
 }
 
 // Memory is one surfaced video.
@@ -56,7 +58,7 @@ type MemoryMiningResult struct {
 	Date       string   `json:"date"`
 	Memories   []Memory `json:"memories"`
 	Considered int      `json:"considered"`
-	// Miner names the implementation ("local").
+	// Miner names the implementation ("local", "database").
 	Miner string `json:"miner"`
 }
 
@@ -139,9 +141,6 @@ func checkMemory(j *MemoryMiningJob, now time.Time) error {
 		if d.After(now.Add(MaxFutureSkew)) {
 			return fieldError("date", "must not be more than a day after today (got %s)", j.Date)
 		}
-	}
-	if len(j.Videos) == 0 {
-		return fieldError("videos", "is required (1 to %d videos)", MaxMemoryVideos)
 	}
 	if len(j.Videos) > MaxMemoryVideos {
 		return fieldError("videos", "has %d videos, limit %d per job", len(j.Videos), MaxMemoryVideos)

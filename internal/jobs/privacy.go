@@ -79,8 +79,22 @@ type PrivacyAuditReport struct {
 	ReceivedAt time.Time        `json:"received_at"`
 	RespondBy  time.Time        `json:"respond_by"` // ReceivedAt + 30 days
 	Categories []CategoryReport `json:"categories"`
-	// Auditor names the implementation ("local-inventory").
+	// Auditor names the implementation ("local-inventory", "database").
 	Auditor string `json:"auditor"`
+	// Export is the access/portability export a database-backed auditor
+	// wrote; nil otherwise.
+	Export *PrivacyExport `json:"export,omitempty"`
+	// Erased counts the rows a deletion deleted or de-identified, per
+	// table (database-backed auditor); nil otherwise.
+	Erased map[string]int64 `json:"erased,omitempty"`
+}
+
+// PrivacyExport is a written access export.
+type PrivacyExport struct {
+	Path   string         `json:"path"`
+	SHA256 string         `json:"sha256"`
+	Bytes  int64          `json:"bytes"`
+	Rows   map[string]int `json:"rows"` // per table
 }
 
 // PrivacyAuditor does the work of a privacy-audit job.
