@@ -8,16 +8,17 @@ import (
 
 // registryConfig is rc (nil: the defaults; tests plug their handlers in)
 // with the video enhancer's media settings taken from cfg (MEDIA_ROOT,
-// MEDIA_OUTPUT_DIR, FFMPEG_PATH, …) unless rc sets them.
+// MEDIA_OUTPUT_DIR, FFMPEG_PATH, …) unless rc sets them (a Recorder alone
+// does not count as setting them).
 func registryConfig(rc *jobs.RegistryConfig, cfg *config.Config) *jobs.RegistryConfig {
 	var c jobs.RegistryConfig
 	if rc != nil {
 		c = *rc
 	}
-	if c.Media == (video.Config{}) {
+	if rec := c.Media.Recorder; c.Media == (video.Config{Recorder: rec}) {
 		m := cfg.Media
 		c.Media = video.Config{MediaRoot: m.Root, OutputDir: m.OutputDir, FFmpeg: m.FFmpeg, FFprobe: m.FFprobe,
-			MaxSourceBytes: m.MaxSourceBytes, DownloadTimeout: m.DownloadTimeout}
+			MaxSourceBytes: m.MaxSourceBytes, DownloadTimeout: m.DownloadTimeout, Recorder: rec}
 	}
 	return &c
 }

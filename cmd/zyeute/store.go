@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/zyeute/zyeute-redis/internal/jobs/memories"
 	"github.com/zyeute/zyeute-redis/internal/jobs/privacy"
 	"github.com/zyeute/zyeute-redis/internal/store"
+	"github.com/zyeute/zyeute-redis/internal/video"
 )
 
 // testDataDir, when set (tests), replaces DATA_DIR's default so test runs
@@ -54,6 +57,9 @@ func withStore(base *jobs.RegistryConfig, st *store.Store, exportDir string, rdb
 	if c.Handlers.Memory == nil {
 		c.Handlers.Memory = &memories.Miner{Store: st, Now: c.Now}
 	}
+	if c.Media.Recorder == nil {
+		c.Media.Recorder = renditionRecorder{st}
+	}
 	if c.Handlers.Privacy == nil {
 		a := &privacy.Auditor{Store: st, ExportDir: exportDir, Now: c.Now}
 		if rdb != nil {
@@ -69,4 +75,16 @@ func withStore(base *jobs.RegistryConfig, st *store.Store, exportDir string, rdb
 func storeRoutes(st *store.Store, logger *slog.Logger) []httpapi.Route {
 	rs := analytics.Routes(st, logger, nil)
 	return append(rs, memories.Routes(st, logger)...)
+}
+
+// renditionRecorder records a finished video enhancement's renditions on
+// the video's row (video-enhancement → store.SetRenditions).
+type renditionRecorder struct{ st *store.Store }
+
+func (r renditionRecorder) RecordRenditions(ctx context.Context, videoID string, res *video.Result) error {
+	b, err := json.Marshal(res.Renditions)
+	if err != nil {
+		return fmt.Errorf("recording renditions of %s: %w", videoID, err)
+	}
+	return r.st.SetRenditions(ctx, videoID, string(b))
 }
