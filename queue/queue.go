@@ -152,7 +152,7 @@ func (q *Queue) prepare(name string, data any, opts *AddOptions) (*prepared, err
 	}
 	tsMs := ts.UnixMilli()
 	j := &Job{ID: jo.JobID, Name: name, Data: json.RawMessage(dataJSON), Opts: jo, RawOpts: optsJSON,
-		Timestamp: tsMs, Delay: jo.Delay, Priority: jo.Priority}
+		Timestamp: tsMs, Delay: jo.Delay, Priority: jo.Priority, q: q}
 	deArgs := []any{"", 0, "0", "0", "0", "0"}
 	if d := jo.Deduplication; d != nil {
 		j.DeduplicationID = d.ID
