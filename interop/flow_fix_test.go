@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
 )
 
 // Issue 9 items 1–3 and the fractional retention age, live: the same Node
