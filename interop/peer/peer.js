@@ -385,7 +385,24 @@ async function schedule() {
   await finish({});
 }
 
-const scenarios = { add, work, hang, events, inspect, admin, flow, finished: finishedScenario, schedule };
+// getters: runs args.calls in order on a Queue, each {op: getJobs|
+// getJobCounts|getJobLogs|getWorkers, args: [...]}; prints {"type":"op",
+// "op","result"} per call, where getJobs' result is the list of job ids and
+// getWorkers' the list of {name, rawname}.
+async function getters() {
+  const q = newQueue({ skipMetasUpdate: true });
+  await q.waitUntilReady();
+  out({ type: 'ready' });
+  for (const c of args.calls || []) {
+    let r = await q[c.op](...(c.args || []));
+    if (c.op === 'getJobs') r = r.map(j => j.id);
+    if (c.op === 'getWorkers') r = r.map(w => ({ name: w.name, rawname: w.rawname }));
+    out({ type: 'op', op: c.op, result: r === undefined ? null : r });
+  }
+  await finish({});
+}
+
+const scenarios = { getters, add, work, hang, events, inspect, admin, flow, finished: finishedScenario, schedule };
 if (!scenarios[scenario]) {
   out({ type: 'error', message: 'unknown scenario ' + scenario });
   process.exit(2);
