@@ -402,7 +402,31 @@ async function getters() {
   await finish({});
 }
 
-const scenarios = { getters, add, work, hang, events, inspect, admin, flow, finished: finishedScenario, schedule };
+// jobops: runs args.ops in order, each {id, op: a Job method (updateData,
+// changePriority, changeDelay, promote, retry, remove, …), args: [...]} on
+// queue.getJob(id); prints {"type":"op","op","id","result"} or
+// {"type":"op","op","id","error"} per op (errors do not fail the scenario).
+async function jobops() {
+  const q = newQueue({ skipMetasUpdate: true });
+  await q.waitUntilReady();
+  out({ type: 'ready' });
+  for (const o of args.ops || []) {
+    const job = await q.getJob(o.id);
+    if (!job) {
+      out({ type: 'op', op: o.op, id: o.id, error: 'missing' });
+      continue;
+    }
+    try {
+      const r = await job[o.op](...(o.args || []));
+      out({ type: 'op', op: o.op, id: o.id, result: r === undefined ? null : r });
+    } catch (e) {
+      out({ type: 'op', op: o.op, id: o.id, error: e.message });
+    }
+  }
+  await finish({});
+}
+
+const scenarios = { jobops, getters, add, work, hang, events, inspect, admin, flow, finished: finishedScenario, schedule };
 if (!scenarios[scenario]) {
   out({ type: 'error', message: 'unknown scenario ' + scenario });
   process.exit(2);

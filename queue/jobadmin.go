@@ -1,0 +1,101 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+var (
+	scriptUpdateData     = newScript("updateData")
+	scriptChangePriority = newScript("changePriority")
+	scriptChangeDelay    = newScript("changeDelay")
+	scriptPromote        = newScript("promote")
+)
+
+func (j *Job) bound() error {
+	if j.q == nil {
+		return errors.New("queue: job not bound to a queue (get it from Queue.Add, Queue.GetJob, Queue.GetJobs or a Worker)")
+	}
+	return nil
+}
+
+// UpdateData replaces the job's data with data (encoded as Queue.Add
+// encodes it), as Node's job.updateData. It returns ErrJobNotFound when the
+// job no longer exists.
+func (j *Job) UpdateData(ctx context.Context, data any) error {
+	if err := j.bound(); err != nil {
+		return err
+	}
+	s, err := encodeData(data, j.q.opts.MaxDataSize)
+	if err != nil {
+		return err
+	}
+	if _, err := scriptUpdateData.run(ctx, j.q.c, j.ID, []string{j.q.k.job(j.ID)}, s); err != nil {
+		return err
+	}
+	j.Data = json.RawMessage(s)
+	return nil
+}
+
+// ChangePriority sets the job's priority (0 … MaxPriority; 0 is none), as Node's
+// job.changePriority({priority, lifo}): a job waiting to run is re-queued
+// under the new priority, after the jobs of equal priority (before them
+// when lifo). A job in another state only has its `priority` field changed
+// and keeps it for its next run. ErrJobNotFound when the job is gone.
+func (j *Job) ChangePriority(ctx context.Context, priority int, lifo bool) error {
+	if err := j.bound(); err != nil {
+		return err
+	}
+	if priority < 0 || priority > MaxPriority {
+		return optErr("priority", "must be between 0 and %d, got %d", MaxPriority, priority)
+	}
+	k := j.q.k
+	if _, err := scriptChangePriority.run(ctx, j.q.c, j.ID,
+		[]string{k.wait(), k.paused(), k.meta(), k.prioritized(), k.active(), k.pc(), k.marker()},
+		priority, k.base, j.ID, boolArg(lifo)); err != nil {
+		return err
+	}
+	j.Priority = priority
+	return nil
+}
+
+// ChangeDelay makes a delayed job due delay after now (not after its
+// original due time), as Node's job.changeDelay, emitting `delayed`. It
+// returns ErrNotInState when the job is not delayed and ErrJobNotFound
+// when it is gone.
+func (j *Job) ChangeDelay(ctx context.Context, delay time.Duration) error {
+	if err := j.bound(); err != nil {
+		return err
+	}
+	if delay < 0 {
+		return optErr("delay", "must not be negative, got %s", delay)
+	}
+	k := j.q.k
+	ms := delay.Milliseconds()
+	if _, err := scriptChangeDelay.run(ctx, j.q.c, j.ID,
+		[]string{k.delayed(), k.meta(), k.marker(), k.events()},
+		ms, j.q.opts.Now().UnixMilli(), j.ID, k.job(j.ID)); err != nil {
+		return err
+	}
+	j.Delay = ms
+	return nil
+}
+
+// Promote makes a delayed job ready now (wait, or prioritized when it has
+// a priority), as Node's job.promote, emitting `waiting` with prev
+// "delayed". It returns ErrNotInState when the job is not delayed.
+func (j *Job) Promote(ctx context.Context) error {
+	if err := j.bound(); err != nil {
+		return err
+	}
+	k := j.q.k
+	if _, err := scriptPromote.run(ctx, j.q.c, j.ID,
+		[]string{k.delayed(), k.wait(), k.paused(), k.meta(), k.prioritized(), k.active(), k.pc(), k.events(), k.marker()},
+		k.base, j.ID); err != nil {
+		return err
+	}
+	j.Delay = 0
+	return nil
+}
