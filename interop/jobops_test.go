@@ -132,3 +132,94 @@ func TestInteropJobOps_SameAsNode(t *testing.T) {
 		t.Fatalf("the fixture did not promote job 5:\n%s", g)
 	}
 }
+
+// Go's Job.Retry leaves Redis as Node's job.retry leaves a twin queue
+// whose jobs ran the same way, and fails where Node fails.
+func TestInteropJobRetry_SameAsNode(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	goName, nodeName := e.queueName("go"), e.queueName("node")
+	setup := []nodeJobSpec{
+		{Name: "ok", Data: map[string]any{"return": 1}},
+		{Name: "bad", Data: map[string]any{"fail": "x"}, Opts: map[string]any{"attempts": 1}},
+		{Name: "bad", Data: map[string]any{"fail": "y"}, Opts: map[string]any{"attempts": 1}},
+		{Name: "prio", Data: map[string]any{"return": "p"}, Opts: map[string]any{"priority": 2}},
+		{Name: "lifo", Data: map[string]any{"return": "l"}, Opts: map[string]any{"lifo": true}},
+	}
+	ids := e.nodeAdd(goName, setup)
+	e.nodeAdd(nodeName, setup)
+	e.nodeProcess(goName, len(setup), nil)
+	e.nodeProcess(nodeName, len(setup), nil)
+	skip := len(e.streamEntries(goName))
+	if n := len(e.streamEntries(nodeName)); n != skip {
+		t.Fatalf("setup events: %d and %d", skip, n)
+	}
+	// An unrelated waiting job, so LIFO and FIFO placement differ.
+	e.nodeAdd(goName, []nodeJobSpec{{Name: "w", Data: map[string]any{}}})
+	e.nodeAdd(nodeName, []nodeJobSpec{{Name: "w", Data: map[string]any{}}})
+	skip += 2
+	ids = append(ids, "6")
+	retry := func(from queue.JobState, o *queue.RetryOptions) func(j *queue.Job) error {
+		return func(j *queue.Job) error { return j.Retry(e.ctx, from, o) }
+	}
+	ops := []jobOp{
+		{"1", "retry", []any{"completed"}, retry(queue.StateCompleted, nil)},
+		{"2", "retry", []any{"failed", map[string]any{"resetAttemptsMade": true}}, retry(queue.StateFailed, &queue.RetryOptions{ResetAttemptsMade: true})},
+		{"3", "retry", []any{"completed"}, retry(queue.StateCompleted, nil)},
+		{"4", "retry", []any{"completed", map[string]any{"resetAttemptsStarted": true}}, retry(queue.StateCompleted, &queue.RetryOptions{ResetAttemptsStarted: true})},
+		{"5", "retry", []any{"completed"}, retry(queue.StateCompleted, nil)},
+		{"1", "retry", []any{"completed"}, retry(queue.StateCompleted, nil)},
+	}
+	q := e.goQueue(goName)
+	var goErrs []bool
+	for _, o := range ops {
+		j, err := q.GetJob(e.ctx, o.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = o.Go(j)
+		goErrs = append(goErrs, err != nil)
+		if err != nil && !strings.Contains(err.Error(), "not in the expected state") {
+			t.Fatalf("Go %s %s: unexpected error %v", o.Op, o.ID, err)
+		}
+	}
+	nodeOps := make([]map[string]any, len(ops))
+	for i, o := range ops {
+		nodeOps[i] = map[string]any{"id": o.ID, "op": o.Op, "args": o.Args}
+	}
+	p := startPeer(e.ctx, e.t, "jobops", e.args(nodeName, map[string]any{"ops": nodeOps}))
+	res := p.collect(60*time.Second, "op")
+	for i, m := range res {
+		var r struct {
+			Error string `json:"error"`
+		}
+		_ = json.Unmarshal(m.Raw, &r)
+		if (r.Error != "") != goErrs[i] {
+			t.Errorf("op %d %s %s: Node error %q, Go failed %v", i, ops[i].Op, ops[i].ID, r.Error, goErrs[i])
+		}
+	}
+	state := func(name string) string {
+		s := e.queueState(name, nil, skip)
+		for _, z := range []string{"completed", "failed"} {
+			s += fmt.Sprintf("%s %v\n", z, e.c.ZRange(e.ctx, e.key(name, z), 0, -1).Val())
+		}
+		for _, id := range ids {
+			h := e.c.HGetAll(e.ctx, e.key(name, id)).Val()
+			for _, f := range []string{"timestamp", "processedOn", "finishedOn"} {
+				if _, ok := h[f]; ok {
+					h[f] = "<time>"
+				}
+			}
+			hb, _ := json.Marshal(h)
+			s += fmt.Sprintf("job %s %s\n", id, hb)
+		}
+		return s
+	}
+	g, n := state(goName), state(nodeName)
+	if g != n {
+		t.Fatalf("after the retries\nGo:\n%s\nNode:\n%s", g, n)
+	}
+	if !strings.Contains(g, `"event":"waiting","jobId":"2","prev":"failed"`) {
+		t.Fatalf("the fixture did not retry job 2:\n%s", g)
+	}
+}

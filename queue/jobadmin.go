@@ -99,3 +99,54 @@ func (j *Job) Promote(ctx context.Context) error {
 	j.Delay = 0
 	return nil
 }
+
+var scriptRetry = newScript("retry")
+
+// RetryOptions tune Job.Retry.
+type RetryOptions struct {
+	// ResetAttemptsMade clears attemptsMade (atm), so the job gets its
+	// attempts afresh; ResetAttemptsStarted clears attemptsStarted (ats).
+	ResetAttemptsMade    bool
+	ResetAttemptsStarted bool
+}
+
+// Retry moves a finished job (from StateFailed or StateCompleted) back to
+// wait (prioritized when it has a priority) as Node's job.retry(state,
+// opts): finishedOn, processedOn and the failedReason (or returnvalue) are
+// cleared, a flow child is put back among its parent's pending
+// dependencies, and `waiting` is emitted with prev the old state. It
+// returns ErrNotInState when the job is not in that state and
+// ErrJobNotFound when it is gone. A nil opts resets nothing.
+func (j *Job) Retry(ctx context.Context, from JobState, opts *RetryOptions) error {
+	if err := j.bound(); err != nil {
+		return err
+	}
+	field := "failedReason"
+	switch from {
+	case StateFailed:
+	case StateCompleted:
+		field = "returnvalue"
+	default:
+		return optErr("state", "Retry takes failed or completed, not %.64q", string(from))
+	}
+	var o RetryOptions
+	if opts != nil {
+		o = *opts
+	}
+	k := j.q.k
+	if _, err := scriptRetry.run(ctx, j.q.c, j.ID,
+		[]string{k.job(j.ID), k.events(), k.key(string(from)), k.wait(), k.meta(), k.active(), k.marker(),
+			k.prioritized(), k.pc()},
+		j.ID, boolArg(j.Opts.LIFO), field, string(from), boolArg(o.ResetAttemptsMade),
+		boolArg(o.ResetAttemptsStarted)); err != nil {
+		return err
+	}
+	j.FailedReason, j.FinishedOn, j.ProcessedOn, j.ReturnValue = "", 0, 0, nil
+	if o.ResetAttemptsMade {
+		j.AttemptsMade = 0
+	}
+	if o.ResetAttemptsStarted {
+		j.AttemptsStarted = 0
+	}
+	return nil
+}
