@@ -4,13 +4,12 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"strings"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// Our admin and stats scripts, written from the BullMQ protocol text. A
-// line `--@include "common"` is replaced by lua/common.lua.
+// Our stats and remove scripts, written from the BullMQ protocol text
+// (promote and retry are queue's Job.Promote and Job.Retry).
 //
 //go:embed lua/*.lua
 var luaFS embed.FS
@@ -20,22 +19,12 @@ func loadScript(name string) *redis.Script {
 	if err != nil {
 		panic("jobs: missing embedded script " + name)
 	}
-	src := string(b)
-	if strings.Contains(src, `--@include "common"`) {
-		common, err := luaFS.ReadFile("lua/common.lua")
-		if err != nil {
-			panic("jobs: missing embedded script common")
-		}
-		src = strings.Replace(src, `--@include "common"`, string(common), 1)
-	}
-	return redis.NewScript(src)
+	return redis.NewScript(string(b))
 }
 
 var (
-	scriptStats   = loadScript("stats")
-	scriptPromote = loadScript("promote")
-	scriptRetry   = loadScript("retry")
-	scriptRemove  = loadScript("remove")
+	scriptStats  = loadScript("stats")
+	scriptRemove = loadScript("remove")
 )
 
 // runScript runs s (EVALSHA, EVAL on NOSCRIPT) and wraps errors with op.
