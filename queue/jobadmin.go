@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -149,4 +150,61 @@ func (j *Job) Retry(ctx context.Context, from JobState, opts *RetryOptions) erro
 		j.AttemptsStarted = 0
 	}
 	return nil
+}
+
+var scriptRemove = newScript("remove")
+
+// Errors of Remove.
+var (
+	// ErrJobLocked: a worker holds the job; it cannot be removed now.
+	ErrJobLocked = errors.New("queue: job is being processed (locked)")
+	// ErrFlowJob: the job is a flow parent or child; Remove does not
+	// handle flows yet.
+	ErrFlowJob = errors.New("queue: job is part of a flow, not supported by Remove")
+)
+
+// Remove deletes job id, its sub-keys (logs, flow bookkeeping) and the
+// deduplication keys it owns (`de:<id>`, `dn:<id>`), as Node's
+// queue.remove(id) does, emitting `removed` with prev = the state it left
+// (`wait`, `delayed`, `prioritized`, `completed`, `failed`, `paused`…).
+// It returns ErrJobLocked while a worker holds the job, ErrSchedulerJob for
+// the next iteration of a job scheduler (older iterations can be removed),
+// ErrFlowJob for a flow parent or child, ErrJobNotFound when there is
+// nothing to remove.
+func (q *Queue) Remove(ctx context.Context, id string) error {
+	if !mayBeJobID(id) {
+		return codeError("remove", id, -1)
+	}
+	k := q.k
+	res, err := scriptRemove.run(ctx, q.c, id, []string{k.completed(), k.waitingChildren(), k.delayed(), k.failed(),
+		k.prioritized(), k.wait(), k.paused(), k.active(), k.events(), k.meta(), k.repeat()}, k.base, id)
+	if err != nil {
+		return err
+	}
+	switch n, _ := res.(int64); n {
+	case 1:
+		return nil
+	case 0:
+		return fmt.Errorf("queue: remove job %s: %w", id, ErrJobLocked)
+	case 2:
+		return fmt.Errorf("queue: remove job %s: %w", id, ErrFlowJob)
+	default:
+		return fmt.Errorf("queue: remove job %s: unexpected reply %v", id, res)
+	}
+}
+
+// Remove deletes the job as Queue.Remove does.
+func (j *Job) Remove(ctx context.Context) error {
+	if err := j.bound(); err != nil {
+		return err
+	}
+	return j.q.Remove(ctx, j.ID)
+}
+
+// GetState answers where the job is now, as Queue.GetState.
+func (j *Job) GetState(ctx context.Context) (JobState, error) {
+	if err := j.bound(); err != nil {
+		return StateUnknown, err
+	}
+	return j.q.GetState(ctx, j.ID)
 }

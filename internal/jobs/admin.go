@@ -14,10 +14,10 @@ import (
 // Admin errors.
 var (
 	// ErrJobLocked: a worker holds the job; it cannot be removed now.
-	ErrJobLocked = errors.New("jobs: job is being processed (locked)")
-	// ErrFlowJob: the job is part of a flow (parent or child); this admin
-	// operation does not handle flows.
-	ErrFlowJob = errors.New("jobs: job is part of a flow, not supported here")
+	ErrJobLocked = queue.ErrJobLocked
+	// ErrFlowJob: the job is part of a flow (parent or child); Remove does
+	// not handle flows.
+	ErrFlowJob = queue.ErrFlowJob
 	// ErrSchedulerIteration: the job is the current (next) iteration of a
 	// job scheduler; remove the scheduler instead.
 	ErrSchedulerIteration = errors.New("jobs: job is the next iteration of a job scheduler (remove the scheduler instead)")
@@ -95,25 +95,6 @@ func (a *Admin) List(ctx context.Context, queueName string, state queue.JobState
 	return out, nil
 }
 
-func codeErr(op, queueName, id string, code int64) error {
-	var base error
-	switch code {
-	case 0:
-		base = ErrJobLocked
-	case -1:
-		base = queue.ErrJobNotFound
-	case -3:
-		base = queue.ErrNotInState
-	case -8:
-		base = ErrSchedulerIteration
-	case -20:
-		base = ErrFlowJob
-	default:
-		base = fmt.Errorf("unexpected script reply %d", code)
-	}
-	return fmt.Errorf("jobs: %s %s/%s: %w", op, queueName, id, base)
-}
-
 func (a *Admin) check(queueName, id string) error {
 	if _, err := queue.NewQueue(a.c, queueName, &queue.QueueOptions{Prefix: a.prefix}); err != nil {
 		return err
@@ -178,15 +159,13 @@ func (a *Admin) Remove(ctx context.Context, queueName, id string) error {
 	if err := a.check(queueName, id); err != nil {
 		return err
 	}
-	k := newKeys(a.prefix, queueName)
-	ks := []string{k.key("completed"), k.key("waiting-children"), k.key("delayed"), k.key("failed"), k.key("prioritized"),
-		k.key("wait"), k.key("paused"), k.key("active"), k.key("events"), k.key("meta"), k.key("repeat")}
-	res, err := runScript(ctx, a.c, scriptRemove, "remove", ks, k.base, id)
+	q, err := queue.NewQueue(a.c, queueName, &queue.QueueOptions{Prefix: a.prefix})
 	if err != nil {
 		return err
 	}
-	if n, _ := res.(int64); n != 1 {
-		return codeErr("remove", queueName, id, n)
+	err = q.Remove(ctx, id)
+	if errors.Is(err, queue.ErrSchedulerJob) {
+		return fmt.Errorf("jobs: remove %s/%s: %w", queueName, id, ErrSchedulerIteration)
 	}
-	return nil
+	return err
 }

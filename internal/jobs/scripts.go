@@ -8,8 +8,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Our stats and remove scripts, written from the BullMQ protocol text
-// (promote and retry are queue's Job.Promote and Job.Retry).
+// Our stats script, written from the BullMQ protocol text (promote, retry
+// and remove are queue's Job.Promote, Job.Retry and Queue.Remove).
 //
 //go:embed lua/*.lua
 var luaFS embed.FS
@@ -22,10 +22,7 @@ func loadScript(name string) *redis.Script {
 	return redis.NewScript(string(b))
 }
 
-var (
-	scriptStats  = loadScript("stats")
-	scriptRemove = loadScript("remove")
-)
+var scriptStats = loadScript("stats")
 
 // runScript runs s (EVALSHA, EVAL on NOSCRIPT) and wraps errors with op.
 func runScript(ctx context.Context, c redis.Scripter, s *redis.Script, op string, keys []string, args ...any) (any, error) {
