@@ -19,8 +19,9 @@
 // priority, LIFO, attempts and backoff, retention, deduplication) and
 // administers the queue: Pause, Resume, SetGlobalConcurrency,
 // SetGlobalRateLimit, and reads it: GetJob, GetState, GetJobs,
-// GetJobCounts, GetJobLogs, GetWorkers. A Job read from the queue can be
-// changed: UpdateData, ChangePriority, ChangeDelay, Promote, Retry.
+// GetJobCounts, GetJobLogs, GetWorkers, and removes jobs (Remove). A Job
+// read from the queue can be changed: UpdateData, ChangePriority,
+// ChangeDelay, Promote, Retry, Remove.
 //
 // # Worker
 //
@@ -49,7 +50,7 @@
 // # Not supported
 //
 // Adding flows from Go (no FlowProducer), creating job schedulers from Go,
-// Job.Remove, Queue.Drain, Clean,
+// removing flow jobs, Queue.Drain, Clean,
 // Obliterate, RetryJobs, PromoteJobs, metrics keys, manual rate limiting,
 // moving jobs by hand (MoveToFailed, MoveToCompleted, moveToDelayed,
 // moveToWaitingChildren), sandboxed processors and custom backoff
