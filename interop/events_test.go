@@ -207,3 +207,76 @@ func TestInteropWaitUntilFinished_NodeWorks(t *testing.T) {
 		t.Fatalf("failed: Go %v, Node %q", got["bad"].err, nodeBad.Reason)
 	}
 }
+
+// Go adds and a Go worker runs jobs (progress, failure, retry, result): a
+// Go QueueEvents following live delivers exactly what Node's QueueEvents
+// delivers for the same stream.
+func TestInteropQueueEvents_GoWorksNodeAndGoFollow(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	name := e.queueName("evgo")
+	_, live := e.goEvents(name, "$")
+	q := e.goQueue(name)
+	adds := []struct {
+		name string
+		data map[string]any
+		opts *queue.AddOptions
+	}{
+		{"ok", map[string]any{"return": map[string]any{"x": []any{1, "a\"b"}}, "progress": 42}, nil},
+		{"bad", map[string]any{"fail": "line1\nline2"}, &queue.AddOptions{Attempts: 2}},
+		{"later", map[string]any{"return": nil}, &queue.AddOptions{Delay: 200 * time.Millisecond}},
+	}
+	for _, a := range adds {
+		if _, err := q.Add(e.ctx, a.name, a.data, a.opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	finals := make(chan struct{}, 10)
+	w, err := queue.NewWorker(e.c, name, func(ctx context.Context, j *queue.Job) (any, error) {
+		var d map[string]any
+		_ = j.Unmarshal(&d)
+		if p, ok := d["progress"]; ok {
+			if err := j.UpdateProgress(ctx, p); err != nil {
+				return nil, err
+			}
+		}
+		if f, ok := d["fail"].(string); ok {
+			return nil, errors.New(f)
+		}
+		return d["return"], nil
+	}, &queue.WorkerOptions{Prefix: e.prefix, DrainDelay: 200 * time.Millisecond, OnEvent: func(ev queue.WorkerEvent) {
+		if ev.Type == queue.EventCompleted || ev.Type == queue.EventFailed {
+			finals <- struct{}{}
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		select {
+		case <-finals:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the Go worker did not finish the jobs")
+		}
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, 10*time.Second)
+	defer cancel()
+	if err := w.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	node := e.readAllEvents(name)
+	sameAsNode(t, "live", node, recvEvents(t, live, len(node)))
+	seen := map[string]bool{}
+	for _, n := range node {
+		seen[n.Event] = true
+	}
+	for _, want := range []string{queue.StreamProgress, queue.StreamCompleted, queue.StreamFailed, queue.StreamDelayed,
+		queue.StreamRetriesExhausted, queue.StreamDrained} {
+		if !seen[want] {
+			t.Fatalf("no %s event in %v", want, seen)
+		}
+	}
+}
