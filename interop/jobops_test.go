@@ -223,3 +223,76 @@ func TestInteropJobRetry_SameAsNode(t *testing.T) {
 		t.Fatalf("the fixture did not retry job 2:\n%s", g)
 	}
 }
+
+// Go's Queue.RetryJobs (failed, completed) and PromoteJobs (in batches of
+// 2) leave Redis as Node's retryJobs and promoteJobs leave a twin queue.
+func TestInteropRetryPromoteJobs_SameAsNode(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	goName, nodeName := e.queueName("go"), e.queueName("node")
+	setup := []nodeJobSpec{
+		{Name: "ok", Data: map[string]any{"return": 1}},
+		{Name: "bad", Data: map[string]any{"fail": "x"}, Opts: map[string]any{"attempts": 1}},
+		{Name: "bad", Data: map[string]any{"fail": "y"}, Opts: map[string]any{"attempts": 1, "priority": 3}},
+		{Name: "ok", Data: map[string]any{"return": 2}},
+	}
+	later := []nodeJobSpec{
+		{Name: "d", Data: map[string]any{}, Opts: map[string]any{"delay": 3600000}},
+		{Name: "d", Data: map[string]any{}, Opts: map[string]any{"delay": 3700000, "priority": 2}},
+		{Name: "d", Data: map[string]any{}, Opts: map[string]any{"delay": 3800000}},
+		{Name: "d", Data: map[string]any{}, Opts: map[string]any{"delay": 3900000}},
+		{Name: "d", Data: map[string]any{}, Opts: map[string]any{"delay": 4000000}},
+	}
+	var ids []string
+	for _, n := range []string{goName, nodeName} {
+		ids = e.nodeAdd(n, setup)
+		e.nodeProcess(n, len(setup), nil)
+		ids = append(ids, e.nodeAdd(n, later)...)
+	}
+	skip := len(e.streamEntries(goName))
+	if n := len(e.streamEntries(nodeName)); n != skip {
+		t.Fatalf("setup events: %d and %d", skip, n)
+	}
+	q := e.goQueue(goName)
+	if err := q.RetryJobs(e.ctx, queue.StateFailed, 0, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.RetryJobs(e.ctx, queue.StateCompleted, 1, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.PromoteJobs(e.ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	p := startPeer(e.ctx, e.t, "admin", e.args(nodeName, map[string]any{"ops": []map[string]any{
+		{"op": "retryJobs", "args": []any{map[string]any{"state": "failed"}}},
+		{"op": "retryJobs", "args": []any{map[string]any{"state": "completed", "count": 1}}},
+		{"op": "promoteJobs", "args": []any{map[string]any{"count": 2}}},
+	}}))
+	if got := p.collect(60*time.Second, "op"); len(got) != 3 {
+		t.Fatalf("node ran %d ops", len(got))
+	}
+	state := func(name string) string {
+		s := e.queueState(name, nil, skip)
+		for _, z := range []string{"completed", "failed", "delayed"} {
+			s += fmt.Sprintf("%s %v\n", z, e.c.ZRange(e.ctx, e.key(name, z), 0, -1).Val())
+		}
+		for _, id := range ids {
+			h := e.c.HGetAll(e.ctx, e.key(name, id)).Val()
+			for _, f := range []string{"timestamp", "processedOn", "finishedOn"} {
+				if _, ok := h[f]; ok {
+					h[f] = "<time>"
+				}
+			}
+			hb, _ := json.Marshal(h)
+			s += fmt.Sprintf("job %s %s\n", id, hb)
+		}
+		return s
+	}
+	g, n := state(goName), state(nodeName)
+	if g != n {
+		t.Fatalf("after retryJobs/promoteJobs\nGo:\n%s\nNode:\n%s", g, n)
+	}
+	if !strings.Contains(g, `"prev":"delayed"`) || !strings.Contains(g, `"prev":"failed"`) || !strings.Contains(g, "delayed []") {
+		t.Fatalf("the fixture did not move the jobs:\n%s", g)
+	}
+}

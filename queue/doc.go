@@ -19,7 +19,8 @@
 // priority, LIFO, attempts and backoff, retention, deduplication) and
 // administers the queue: Pause, Resume, SetGlobalConcurrency,
 // SetGlobalRateLimit, and reads it: GetJob, GetState, GetJobs,
-// GetJobCounts, GetJobLogs, GetWorkers, and removes jobs (Remove). A Job
+// GetJobCounts, GetJobLogs, GetWorkers, and moves or removes jobs
+// (RetryJobs, PromoteJobs, Remove). A Job
 // read from the queue can be changed: UpdateData, ChangePriority,
 // ChangeDelay, Promote, Retry, Remove.
 //

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -207,4 +208,50 @@ func (j *Job) GetState(ctx context.Context) (JobState, error) {
 		return StateUnknown, err
 	}
 	return j.q.GetState(ctx, j.ID)
+}
+
+var scriptMoveJobsToWait = newScript("moveJobsToWait")
+
+// moveJobsToWait runs moveJobsToWait until a batch is not full, as Node's
+// retryJobs and promoteJobs loop.
+func (q *Queue) moveJobsToWait(ctx context.Context, state JobState, count int, maxScore float64) error {
+	if count <= 0 {
+		count = 1000
+	}
+	k := q.k
+	for range 1 << 20 { // bounded: each full batch moved count jobs out of the set
+		res, err := scriptMoveJobsToWait.run(ctx, q.c, "", []string{k.base, k.events(), k.key(string(state)), k.wait(),
+			k.paused(), k.meta(), k.active(), k.marker()}, count, maxScore, string(state))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.(int64); n == 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("queue: moving %s jobs to wait did not finish", state)
+}
+
+// RetryJobs moves every job of state (StateFailed or StateCompleted) that
+// finished at or before `before` (zero: now) back to the head of wait, count
+// per script call (≤ 0: 1000), as Node's queue.retryJobs({state, count,
+// timestamp}): finishedOn, processedOn and the failedReason (returnvalue)
+// are cleared, attempts are not reset, priorities are ignored (BullMQ's
+// behaviour), each job emits `waiting` with prev = state.
+func (q *Queue) RetryJobs(ctx context.Context, state JobState, count int, before time.Time) error {
+	if state != StateFailed && state != StateCompleted {
+		return optErr("state", "RetryJobs takes failed or completed, not %.64q", string(state))
+	}
+	if before.IsZero() {
+		before = q.opts.Now()
+	}
+	return q.moveJobsToWait(ctx, state, count, float64(before.UnixMilli()))
+}
+
+// PromoteJobs moves every delayed job to the head of wait, count per script
+// call (≤ 0: 1000), as Node's queue.promoteJobs({count}): priorities are
+// ignored and the `delay` field is kept (BullMQ's behaviour); each job emits
+// `waiting` with prev "delayed".
+func (q *Queue) PromoteJobs(ctx context.Context, count int) error {
+	return q.moveJobsToWait(ctx, StateDelayed, count, math.MaxFloat64)
 }
