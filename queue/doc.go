@@ -51,8 +51,8 @@
 // # Not supported
 //
 // Adding flows from Go (no FlowProducer), creating job schedulers from Go,
-// removing flow jobs, Queue.Drain, Clean,
-// Obliterate, RetryJobs, PromoteJobs, metrics keys, manual rate limiting,
+// removing flow jobs, Queue.Drain, Clean, Obliterate, metrics keys,
+// manual rate limiting,
 // moving jobs by hand (MoveToFailed, MoveToCompleted, moveToDelayed,
 // moveToWaitingChildren), sandboxed processors and custom backoff
 // strategies. The README's "Not implemented yet" list is the current
