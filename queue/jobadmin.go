@@ -255,3 +255,43 @@ func (q *Queue) RetryJobs(ctx context.Context, state JobState, count int, before
 func (q *Queue) PromoteJobs(ctx context.Context, count int) error {
 	return q.moveJobsToWait(ctx, StateDelayed, count, math.MaxFloat64)
 }
+
+// GetChildrenValues returns the results of the job's processed flow
+// children, keyed by each child's full job key ("bull:q:7"), as Node's
+// job.getChildrenValues(): the `<job>:processed` hash with each value read
+// as JSON. A value that is not JSON is returned as a JSON string of its
+// text (Node would throw). A job without processed children gives an empty
+// map.
+func (j *Job) GetChildrenValues(ctx context.Context) (map[string]json.RawMessage, error) {
+	if err := j.bound(); err != nil {
+		return nil, err
+	}
+	h, err := j.q.c.HGetAll(ctx, j.q.k.job(j.ID)+":processed").Result()
+	if err != nil {
+		return nil, fmt.Errorf("queue: children values of job %s: %w", j.ID, err)
+	}
+	out := make(map[string]json.RawMessage, len(h))
+	for k, v := range h {
+		if json.Valid([]byte(v)) {
+			out[k] = json.RawMessage(v)
+		} else {
+			b, _ := json.Marshal(v)
+			out[k] = b
+		}
+	}
+	return out, nil
+}
+
+// GetIgnoredChildrenFailures returns the failed reasons of flow children
+// whose failure was ignored (ignoreDependencyOnFailure), keyed by child
+// key, as Node's job.getIgnoredChildrenFailures(): the `<job>:failed` hash.
+func (j *Job) GetIgnoredChildrenFailures(ctx context.Context) (map[string]string, error) {
+	if err := j.bound(); err != nil {
+		return nil, err
+	}
+	h, err := j.q.c.HGetAll(ctx, j.q.k.job(j.ID)+":failed").Result()
+	if err != nil {
+		return nil, fmt.Errorf("queue: ignored failures of job %s: %w", j.ID, err)
+	}
+	return h, nil
+}
