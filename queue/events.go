@@ -150,7 +150,8 @@ type QueueEventsOptions struct {
 	RetryDelay time.Duration
 	// Count caps the entries one XREAD returns (0: no cap, as Node).
 	Count int64
-	// Logger receives read errors. Defaults to slog.Default().
+	// Logger receives read errors (once per episode) and the recovery.
+	// Defaults to slog.Default().
 	Logger *slog.Logger
 }
 
@@ -339,20 +340,28 @@ func (qe *QueueEvents) run() {
 		qe.block.close()
 		close(qe.done)
 	}()
+	failing := false // log once per episode of failed reads
 	for qe.ctx.Err() == nil {
 		msgs, err := qe.read()
 		if err != nil {
 			if qe.ctx.Err() != nil {
 				return
 			}
-			qe.log.Warn("queue: reading events failed; retrying from the last id", "queue", qe.name,
-				"last_id", qe.LastEventID(), "err", err)
+			if !failing {
+				qe.log.Warn("queue: reading events failed; retrying from the last id", "queue", qe.name,
+					"last_id", qe.LastEventID(), "err", err)
+			}
+			failing = true
 			select {
 			case <-qe.ctx.Done():
 				return
 			case <-time.After(qe.opts.RetryDelay):
 			}
 			continue
+		}
+		if failing {
+			failing = false
+			qe.log.Info("queue: reading events again", "queue", qe.name, "last_id", qe.LastEventID())
 		}
 		for _, m := range msgs {
 			ev := decodeEvent(m)
