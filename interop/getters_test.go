@@ -185,3 +185,38 @@ func TestInteropGetWorkers_SameAsNode(t *testing.T) {
 		t.Fatalf("workers: Go %v, Node %v", g, n)
 	}
 }
+
+// A Node worker recording metrics: Go's GetMetrics reads what Node's
+// getMetrics reads.
+func TestInteropGetMetrics_SameAsNode(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	name := e.queueName("met")
+	e.nodeAdd(name, []nodeJobSpec{
+		{Name: "a", Data: map[string]any{}}, {Name: "a", Data: map[string]any{}}, {Name: "a", Data: map[string]any{}},
+		{Name: "f", Data: map[string]any{"fail": "x"}, Opts: map[string]any{"attempts": 1}},
+	})
+	e.nodeProcess(name, 4, map[string]any{"metrics": map[string]any{"maxDataPoints": 5}})
+	q := e.goQueue(name)
+	calls := []map[string]any{
+		{"op": "getMetrics", "args": []any{"completed", 0, -1}},
+		{"op": "getMetrics", "args": []any{"failed", 0, -1}},
+		{"op": "getMetrics", "args": []any{"completed", 1, 3}},
+	}
+	node := e.nodeGetters(name, calls)
+	for i, c := range calls {
+		a := c["args"].([]any)
+		m, err := q.GetMetrics(e.ctx, a[0].(string), int64(a[1].(int)), int64(a[2].(int)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := json.Marshal(map[string]any{"meta": map[string]any{"count": m.Count, "prevTS": m.PrevTS,
+			"prevCount": m.PrevCount}, "data": m.Data, "count": m.Points})
+		if !jsonEqual(got, node[i]) {
+			t.Errorf("getMetrics%v: Go %s, Node %s", a, got, node[i])
+		}
+		if i == 0 && m.Count != 3 {
+			t.Errorf("completed count %d, want 3 (Node recorded no metrics?)", m.Count)
+		}
+	}
+}

@@ -19,7 +19,7 @@
 // priority, LIFO, attempts and backoff, retention, deduplication) and
 // administers the queue: Pause, Resume, SetGlobalConcurrency,
 // SetGlobalRateLimit, and reads it: GetJob, GetState, GetJobs,
-// GetJobCounts, GetJobLogs, GetWorkers, and moves or removes jobs
+// GetJobCounts, GetJobLogs, GetWorkers, GetMetrics, and moves or removes jobs
 // (RetryJobs, PromoteJobs, Remove). A Job
 // read from the queue can be changed: UpdateData, ChangePriority,
 // ChangeDelay, Promote, Retry, Remove.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -241,4 +242,58 @@ func (q *Queue) GetWorkers(ctx context.Context) ([]WorkerInfo, error) {
 		}
 	}
 	return best, nil
+}
+
+// Metrics is one of a queue's throughput series (`metrics:completed` or
+// `metrics:failed`), as workers with the metrics option record it.
+type Metrics struct {
+	// Count is the total counted; PrevTS the minute (ms) of the last data
+	// point; PrevCount the total at that point.
+	Count, PrevTS, PrevCount int64
+	// Data are jobs per minute, newest first, from start to end.
+	Data []int64
+	// Points is the number of data points stored.
+	Points int64
+}
+
+// GetMetrics reads the "completed" or "failed" series, data points start
+// to end (-1: the oldest), as Node's queue.getMetrics(type, start, end),
+// atomically. A queue whose workers record no metrics gives zeros.
+func (q *Queue) GetMetrics(ctx context.Context, kind string, start, end int64) (Metrics, error) {
+	if kind != "completed" && kind != "failed" {
+		return Metrics{}, optErr("kind", "GetMetrics takes completed or failed, not %.64q", kind)
+	}
+	key := q.k.key("metrics:" + kind)
+	var meta *redis.SliceCmd
+	var data *redis.StringSliceCmd
+	var n *redis.IntCmd
+	if _, err := q.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		meta = p.HMGet(ctx, key, "count", "prevTS", "prevCount")
+		data = p.LRange(ctx, key+":data", start, end)
+		n = p.LLen(ctx, key+":data")
+		return nil
+	}); err != nil {
+		return Metrics{}, fmt.Errorf("queue: metrics %s: %w", kind, err)
+	}
+	num := func(v any) int64 { // parseInt(x || '0', 10); +point || 0
+		s, _ := v.(string)
+		i, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil {
+			f, ferr := strconv.ParseFloat(strings.TrimSpace(s), 64)
+			if ferr != nil {
+				return 0
+			}
+			return int64(f)
+		}
+		return i
+	}
+	m := Metrics{Points: n.Val(), Data: []int64{}}
+	mv := meta.Val()
+	if len(mv) == 3 {
+		m.Count, m.PrevTS, m.PrevCount = num(mv[0]), num(mv[1]), num(mv[2])
+	}
+	for _, p := range data.Val() {
+		m.Data = append(m.Data, num(p))
+	}
+	return m, nil
 }

@@ -160,7 +160,8 @@ async function processJob(job) {
 }
 
 // work: a Worker with args.concurrency, name, lockDuration, stalledInterval,
-// maxStalledCount, drainDelay (default 1 s), removeOnComplete, removeOnFail.
+// maxStalledCount, drainDelay (default 1 s), removeOnComplete, removeOnFail,
+// metrics ({maxDataPoints}).
 // Prints started/completed/failed/stalled/drained lines. Exits after
 // args.exitAfter final outcomes (completed, or failed without retry), or on
 // the first `drained` event when args.exitOnDrained, or on SIGTERM.
@@ -173,7 +174,7 @@ async function work() {
     drainDelay: args.drainDelay || 1,
     autorun: false,
   });
-  for (const k of ['name', 'lockDuration', 'stalledInterval', 'maxStalledCount', 'removeOnComplete', 'removeOnFail', 'lockRenewTime']) {
+  for (const k of ['name', 'lockDuration', 'stalledInterval', 'maxStalledCount', 'removeOnComplete', 'removeOnFail', 'lockRenewTime', 'metrics']) {
     if (args[k] !== undefined) wopts[k] = args[k];
   }
   const w = new Worker(args.queue, async job => {
