@@ -16,13 +16,13 @@
 // # Producer
 //
 // A Queue adds jobs (Add, AddBulk, with AddOptions: custom id, delay,
-// priority, LIFO, attempts and backoff, retention, deduplication) and
-// administers the queue: Pause, Resume, SetGlobalConcurrency,
-// SetGlobalRateLimit, and reads it: GetJob, GetState, GetJobs,
-// GetJobCounts, GetJobLogs, GetWorkers, GetMetrics, and moves or removes jobs
-// (RetryJobs, PromoteJobs, Remove). A Job
-// read from the queue can be changed: UpdateData, ChangePriority,
-// ChangeDelay, Promote, Retry, Remove.
+// priority, LIFO, attempts and backoff, retention, deduplication),
+// administers the queue (Pause, Resume, SetGlobalConcurrency,
+// SetGlobalRateLimit), reads it (GetJob, GetState, GetJobs, GetJobCounts,
+// GetJobLogs, GetWorkers, GetMetrics) and moves or removes jobs (RetryJobs,
+// PromoteJobs, Remove). A Job read from the queue can be changed
+// (UpdateData, ChangePriority, ChangeDelay, Promote, Retry, Remove) and a
+// flow parent read (GetChildrenValues, GetIgnoredChildrenFailures).
 //
 // # Worker
 //
@@ -51,10 +51,9 @@
 // # Not supported
 //
 // Adding flows from Go (no FlowProducer), creating job schedulers from Go,
-// removing flow jobs, Queue.Drain, Clean, Obliterate, metrics keys,
-// manual rate limiting,
-// moving jobs by hand (MoveToFailed, MoveToCompleted, moveToDelayed,
-// moveToWaitingChildren), sandboxed processors and custom backoff
-// strategies. The README's "Not implemented yet" list is the current
-// account.
+// removing flow jobs, Queue.Drain, Clean, Obliterate, recording metrics,
+// manual rate limiting, moving jobs by hand (MoveToFailed,
+// MoveToCompleted, moveToDelayed, moveToWaitingChildren), sandboxed
+// processors and custom backoff strategies. The README's "Not implemented
+// yet" list is the current account.
 package queue
