@@ -220,3 +220,31 @@ func TestInteropGetMetrics_SameAsNode(t *testing.T) {
 		}
 	}
 }
+
+// Go's RemoveRateLimitKey deletes the limiter key Node's rate limit reads:
+// Node's getRateLimitTtl goes from the key's TTL to -2 (no key), and the
+// return value is Node's (1, then 0).
+func TestInteropRemoveRateLimitKey(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	name := e.queueName("rl")
+	if err := e.c.Set(e.ctx, e.key(name, "limiter"), 5, 30*time.Second).Err(); err != nil {
+		t.Fatal(err)
+	}
+	before := e.nodeGetters(name, []map[string]any{{"op": "getRateLimitTtl"}})
+	var ttl int64
+	if err := json.Unmarshal(before[0], &ttl); err != nil || ttl <= 0 {
+		t.Fatalf("Node TTL before: %s", before[0])
+	}
+	q := e.goQueue(name)
+	if n, err := q.RemoveRateLimitKey(e.ctx); err != nil || n != 1 {
+		t.Fatalf("RemoveRateLimitKey = %d, %v", n, err)
+	}
+	after := e.nodeGetters(name, []map[string]any{{"op": "getRateLimitTtl"}, {"op": "removeRateLimitKey"}})
+	if string(after[0]) != "-2" || string(after[1]) != "0" {
+		t.Fatalf("Node after Go's remove: ttl %s, removeRateLimitKey %s", after[0], after[1])
+	}
+	if n, err := q.RemoveRateLimitKey(e.ctx); err != nil || n != 0 {
+		t.Fatalf("second RemoveRateLimitKey = %d, %v", n, err)
+	}
+}

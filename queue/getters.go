@@ -297,3 +297,15 @@ func (q *Queue) GetMetrics(ctx context.Context, kind string, start, end int64) (
 	}
 	return m, nil
 }
+
+// RemoveRateLimitKey deletes the queue's rate limiter counter (`limiter`)
+// so workers may start jobs again at once, as Node's
+// queue.removeRateLimitKey(); it returns how many keys were deleted (0 or
+// 1).
+func (q *Queue) RemoveRateLimitKey(ctx context.Context) (int64, error) {
+	n, err := q.c.Del(ctx, q.k.limiter()).Result()
+	if err != nil {
+		return 0, fmt.Errorf("queue: remove rate limit key: %w", err)
+	}
+	return n, nil
+}
