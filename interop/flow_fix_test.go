@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // Issue 9 items 1–3 and the fractional retention age, live: the same Node
@@ -265,7 +263,7 @@ func TestIssue9Items123_FlowNodeParity(t *testing.T) {
 			seed: func(e *env, pq, parent string, kids []string) {
 				now := time.Now().UnixMilli()
 				e.c.ZRem(e.ctx, e.key(pq, "waiting-children"), parent)
-				e.c.ZAdd(e.ctx, e.key(pq, "failed"), redisZ(now, parent))
+				e.c.ZAdd(e.ctx, e.key(pq, "failed"), redisZf(float64(now), parent))
 				e.c.HSet(e.ctx, e.key(pq, parent), "failedReason", "earlier", "finishedOn", now)
 			},
 			want: func(t *testing.T, o flowFixOutcome) {
@@ -312,8 +310,4 @@ func containsKey(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-func redisZ(score int64, member string) redis.Z {
-	return redis.Z{Score: float64(score), Member: member}
 }

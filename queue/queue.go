@@ -166,7 +166,7 @@ func (q *Queue) prepare(name string, data any, opts *AddOptions) (*prepared, err
 	}
 	tsMs := ts.UnixMilli()
 	j := &Job{ID: jo.JobID, Name: name, Data: json.RawMessage(dataJSON), Opts: jo, RawOpts: optsJSON,
-		Timestamp: tsMs, Delay: jo.Delay, Priority: jo.Priority}
+		Timestamp: tsMs, Delay: jo.Delay, Priority: jo.Priority, q: q}
 	// Without deduplication ARGV stops at lifo: every argument costs Redis
 	// about a thousand instructions per call.
 	var deArgs []any

@@ -14,10 +14,10 @@ import (
 // Admin errors.
 var (
 	// ErrJobLocked: a worker holds the job; it cannot be removed now.
-	ErrJobLocked = errors.New("jobs: job is being processed (locked)")
-	// ErrFlowJob: the job is part of a flow (parent or child); this admin
-	// operation does not handle flows.
-	ErrFlowJob = errors.New("jobs: job is part of a flow, not supported here")
+	ErrJobLocked = queue.ErrJobLocked
+	// ErrFlowJob: the job is part of a flow (parent or child); Remove does
+	// not handle flows.
+	ErrFlowJob = queue.ErrFlowJob
 	// ErrSchedulerIteration: the job is the current (next) iteration of a
 	// job scheduler; remove the scheduler instead.
 	ErrSchedulerIteration = errors.New("jobs: job is the next iteration of a job scheduler (remove the scheduler instead)")
@@ -65,7 +65,9 @@ func ParseState(s string) (queue.JobState, error) {
 // List returns up to count jobs of queueName in state, from offset start,
 // in the order they will be processed (waiting, prioritized, delayed),
 // newest first (completed, failed, active), or by entry time
-// (waiting-children). Ids without a hash are skipped.
+// (waiting-children), read with queue.GetJobs. Ids without a hash are
+// skipped (the page is filled from further on when it can); malformed
+// jobs are listed with what could be read.
 func (a *Admin) List(ctx context.Context, queueName string, state queue.JobState, start, count int) ([]*queue.Job, error) {
 	if start < 0 || count < 1 || count > MaxList {
 		return nil, fmt.Errorf("jobs: list: start must be ≥ 0 and count between 1 and %d", MaxList)
@@ -74,62 +76,23 @@ func (a *Admin) List(ctx context.Context, queueName string, state queue.JobState
 	if err != nil {
 		return nil, err
 	}
-	k := newKeys(a.prefix, queueName)
-	var ids []string
-	stop := int64(start + count - 1)
+	var asc bool
 	switch state {
-	case queue.StateWaiting:
-		// The tail of `wait` is next: read from the tail.
-		ids, err = a.c.LRange(ctx, k.key("wait"), -stop-1, int64(-start-1)).Result()
-		slices.Reverse(ids)
-	case queue.StateActive:
-		ids, err = a.c.LRange(ctx, k.key("active"), int64(start), stop).Result()
-	case queue.StatePrioritized, queue.StateDelayed, queue.StateWaitingChildren:
-		ids, err = a.c.ZRange(ctx, k.key(string(state)), int64(start), stop).Result()
-	case queue.StateCompleted, queue.StateFailed:
-		ids, err = a.c.ZRevRange(ctx, k.key(string(state)), int64(start), stop).Result()
+	case queue.StateWaiting, queue.StatePrioritized, queue.StateDelayed, queue.StateWaitingChildren:
+		asc = true
+	case queue.StateActive, queue.StateCompleted, queue.StateFailed:
 	default:
 		return nil, fmt.Errorf("jobs: list: unknown state %q", state)
 	}
-	if err != nil {
+	out, err := q.GetJobs(ctx, []queue.JobState{state}, int64(start), int64(start+count-1), asc)
+	var mal *queue.MalformedJobError
+	if err != nil && !errors.As(err, &mal) {
 		return nil, fmt.Errorf("jobs: list %s %s: %w", queueName, state, err)
 	}
-	out := make([]*queue.Job, 0, len(ids))
-	for _, id := range ids {
-		j, err := q.GetJob(ctx, id)
-		var mal *queue.MalformedJobError
-		switch {
-		case errors.Is(err, queue.ErrJobNotFound):
-			continue
-		case err != nil && !errors.As(err, &mal):
-			return nil, err
-		}
-		out = append(out, j)
+	if out == nil {
+		out = []*queue.Job{}
 	}
 	return out, nil
-}
-
-func (a *Admin) readyKeys(k keys) []string {
-	return []string{k.key("wait"), k.key("prioritized"), k.key("pc"), k.key("marker"), k.key("events"), k.key("meta"), k.key("active")}
-}
-
-func codeErr(op, queueName, id string, code int64) error {
-	var base error
-	switch code {
-	case 0:
-		base = ErrJobLocked
-	case -1:
-		base = queue.ErrJobNotFound
-	case -3:
-		base = queue.ErrNotInState
-	case -8:
-		base = ErrSchedulerIteration
-	case -20:
-		base = ErrFlowJob
-	default:
-		base = fmt.Errorf("unexpected script reply %d", code)
-	}
-	return fmt.Errorf("jobs: %s %s/%s: %w", op, queueName, id, base)
 }
 
 func (a *Admin) check(queueName, id string) error {
@@ -142,48 +105,48 @@ func (a *Admin) check(queueName, id string) error {
 	return nil
 }
 
-// Promote moves a delayed job to wait (or prioritized) now. Errors wrap
-// queue.ErrNotInState when the job is not delayed.
-func (a *Admin) Promote(ctx context.Context, queueName, id string) error {
+// job reads job id of queueName, bound to the queue for queue's job
+// methods.
+func (a *Admin) job(ctx context.Context, queueName, id string) (*queue.Job, error) {
 	if err := a.check(queueName, id); err != nil {
-		return err
+		return nil, err
 	}
-	k := newKeys(a.prefix, queueName)
-	res, err := runScript(ctx, a.c, scriptPromote, "promote", append([]string{k.key("delayed")}, a.readyKeys(k)...), k.base, id)
+	q, err := queue.NewQueue(a.c, queueName, &queue.QueueOptions{Prefix: a.prefix})
+	if err != nil {
+		return nil, err
+	}
+	j, err := q.GetJob(ctx, id)
+	var mal *queue.MalformedJobError
+	if err != nil && !errors.As(err, &mal) {
+		return nil, fmt.Errorf("jobs: %s/%s: %w", queueName, id, err)
+	}
+	return j, nil
+}
+
+// Promote moves a delayed job to wait (or prioritized) now with
+// queue's Job.Promote. Errors wrap queue.ErrNotInState when the job is not
+// delayed, queue.ErrJobNotFound when it does not exist.
+func (a *Admin) Promote(ctx context.Context, queueName, id string) error {
+	j, err := a.job(ctx, queueName, id)
 	if err != nil {
 		return err
 	}
-	if n, _ := res.(int64); n != 1 {
-		return codeErr("promote", queueName, id, n)
-	}
-	return nil
+	return j.Promote(ctx)
 }
 
-// Retry moves a failed (or completed) job back to wait, as Node's
-// job.retry(state) does; resetAttempts clears attemptsMade and
-// attemptsStarted so the job gets its full attempts again. Flow children
-// are refused (ErrFlowJob).
+// Retry moves a failed (or completed) job back to wait with queue's
+// Job.Retry, as Node's job.retry(state) does (a flow child goes back among
+// its parent's dependencies); resetAttempts clears attemptsMade and
+// attemptsStarted so the job gets its full attempts again.
 func (a *Admin) Retry(ctx context.Context, queueName, id string, from queue.JobState, resetAttempts bool) error {
-	if err := a.check(queueName, id); err != nil {
-		return err
-	}
 	if from != queue.StateFailed && from != queue.StateCompleted {
 		return fmt.Errorf("jobs: retry: only failed or completed jobs can be retried (got %q)", from)
 	}
-	k := newKeys(a.prefix, queueName)
-	reset := "0"
-	if resetAttempts {
-		reset = "1"
-	}
-	res, err := runScript(ctx, a.c, scriptRetry, "retry", append([]string{k.key(string(from))}, a.readyKeys(k)...),
-		k.base, id, string(from), reset)
+	j, err := a.job(ctx, queueName, id)
 	if err != nil {
 		return err
 	}
-	if n, _ := res.(int64); n != 1 {
-		return codeErr("retry", queueName, id, n)
-	}
-	return nil
+	return j.Retry(ctx, from, &queue.RetryOptions{ResetAttemptsMade: resetAttempts, ResetAttemptsStarted: resetAttempts})
 }
 
 // Remove deletes a job, its sub-keys and the deduplication keys it owns
@@ -196,15 +159,13 @@ func (a *Admin) Remove(ctx context.Context, queueName, id string) error {
 	if err := a.check(queueName, id); err != nil {
 		return err
 	}
-	k := newKeys(a.prefix, queueName)
-	ks := []string{k.key("completed"), k.key("waiting-children"), k.key("delayed"), k.key("failed"), k.key("prioritized"),
-		k.key("wait"), k.key("paused"), k.key("active"), k.key("events"), k.key("meta"), k.key("repeat")}
-	res, err := runScript(ctx, a.c, scriptRemove, "remove", ks, k.base, id)
+	q, err := queue.NewQueue(a.c, queueName, &queue.QueueOptions{Prefix: a.prefix})
 	if err != nil {
 		return err
 	}
-	if n, _ := res.(int64); n != 1 {
-		return codeErr("remove", queueName, id, n)
+	err = q.Remove(ctx, id)
+	if errors.Is(err, queue.ErrSchedulerJob) {
+		return fmt.Errorf("jobs: remove %s/%s: %w", queueName, id, ErrSchedulerIteration)
 	}
-	return nil
+	return err
 }

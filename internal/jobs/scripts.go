@@ -4,13 +4,12 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"strings"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// Our admin and stats scripts, written from the BullMQ protocol text. A
-// line `--@include "common"` is replaced by lua/common.lua.
+// Our stats script, written from the BullMQ protocol text (promote, retry
+// and remove are queue's Job.Promote, Job.Retry and Queue.Remove).
 //
 //go:embed lua/*.lua
 var luaFS embed.FS
@@ -20,23 +19,10 @@ func loadScript(name string) *redis.Script {
 	if err != nil {
 		panic("jobs: missing embedded script " + name)
 	}
-	src := string(b)
-	if strings.Contains(src, `--@include "common"`) {
-		common, err := luaFS.ReadFile("lua/common.lua")
-		if err != nil {
-			panic("jobs: missing embedded script common")
-		}
-		src = strings.Replace(src, `--@include "common"`, string(common), 1)
-	}
-	return redis.NewScript(src)
+	return redis.NewScript(string(b))
 }
 
-var (
-	scriptStats   = loadScript("stats")
-	scriptPromote = loadScript("promote")
-	scriptRetry   = loadScript("retry")
-	scriptRemove  = loadScript("remove")
-)
+var scriptStats = loadScript("stats")
 
 // runScript runs s (EVALSHA, EVAL on NOSCRIPT) and wraps errors with op.
 func runScript(ctx context.Context, c redis.Scripter, s *redis.Script, op string, keys []string, args ...any) (any, error) {

@@ -170,7 +170,8 @@ async function processJob(job) {
 }
 
 // work: a Worker with args.concurrency, name, lockDuration, stalledInterval,
-// maxStalledCount, drainDelay (default 1 s), removeOnComplete, removeOnFail.
+// maxStalledCount, drainDelay (default 1 s), removeOnComplete, removeOnFail,
+// metrics ({maxDataPoints}).
 // Prints started/completed/failed/stalled/drained lines. Exits after
 // args.exitAfter final outcomes (completed, or failed without retry), or on
 // the first `drained` event when args.exitOnDrained, or on SIGTERM.
@@ -183,7 +184,7 @@ async function work() {
     drainDelay: args.drainDelay || 1,
     autorun: false,
   });
-  for (const k of ['name', 'lockDuration', 'stalledInterval', 'maxStalledCount', 'removeOnComplete', 'removeOnFail', 'lockRenewTime']) {
+  for (const k of ['name', 'lockDuration', 'stalledInterval', 'maxStalledCount', 'removeOnComplete', 'removeOnFail', 'lockRenewTime', 'metrics']) {
     if (args[k] !== undefined) wopts[k] = args[k];
   }
   const w = new Worker(args.queue, async job => {
@@ -395,7 +396,48 @@ async function schedule() {
   await finish({});
 }
 
-const scenarios = { add, work, hang, events, inspect, admin, flow, finished: finishedScenario, schedule };
+// getters: runs args.calls in order on a Queue, each {op: getJobs|
+// getJobCounts|getJobLogs|getWorkers, args: [...]}; prints {"type":"op",
+// "op","result"} per call, where getJobs' result is the list of job ids and
+// getWorkers' the list of {name, rawname}.
+async function getters() {
+  const q = newQueue({ skipMetasUpdate: true });
+  await q.waitUntilReady();
+  out({ type: 'ready' });
+  for (const c of args.calls || []) {
+    let r = await q[c.op](...(c.args || []));
+    if (c.op === 'getJobs') r = r.map(j => j.id);
+    if (c.op === 'getWorkers') r = r.map(w => ({ name: w.name, rawname: w.rawname }));
+    out({ type: 'op', op: c.op, result: r === undefined ? null : r });
+  }
+  await finish({});
+}
+
+// jobops: runs args.ops in order, each {id, op: a Job method (updateData,
+// changePriority, changeDelay, promote, retry, remove, …), args: [...]} on
+// queue.getJob(id); prints {"type":"op","op","id","result"} or
+// {"type":"op","op","id","error"} per op (errors do not fail the scenario).
+async function jobops() {
+  const q = newQueue({ skipMetasUpdate: true });
+  await q.waitUntilReady();
+  out({ type: 'ready' });
+  for (const o of args.ops || []) {
+    const job = await q.getJob(o.id);
+    if (!job) {
+      out({ type: 'op', op: o.op, id: o.id, error: 'missing' });
+      continue;
+    }
+    try {
+      const r = await job[o.op](...(o.args || []));
+      out({ type: 'op', op: o.op, id: o.id, result: r === undefined ? null : r });
+    } catch (e) {
+      out({ type: 'op', op: o.op, id: o.id, error: e.message });
+    }
+  }
+  await finish({});
+}
+
+const scenarios = { jobops, getters, add, work, hang, events, inspect, admin, flow, finished: finishedScenario, schedule };
 if (!scenarios[scenario]) {
   out({ type: 'error', message: 'unknown scenario ' + scenario });
   process.exit(2);

@@ -1,5 +1,5 @@
--- remove: delete one job that no worker holds (protocol §9.15, without
--- flows), with the checks and the event Node's job.remove() makes.
+-- remove: delete one job that no worker holds (Queue.Remove, Job.Remove;
+-- no flows), with the checks and the event Node's job.remove() makes.
 -- Written for this project from the protocol text.
 --
 -- KEYS[1] completed  KEYS[2] waiting-children  KEYS[3] delayed  KEYS[4] failed
@@ -8,7 +8,7 @@
 -- ARGV[1] key prefix "P:N:"  ARGV[2] job id
 -- Returns 1 removed, 0 locked (a worker is running it), -1 not found,
 -- -8 the current iteration of a job scheduler (the one the scheduler's
--- score points at; older iterations can be removed), -20 part of a flow
+-- score points at; older iterations can be removed), 2 part of a flow
 -- (parent or child).
 
 local id = ARGV[2]
@@ -25,7 +25,7 @@ if redis.call('EXISTS', jobKey .. ':lock') == 1 then
   return 0
 end
 if f[1] or redis.call('EXISTS', jobKey .. ':dependencies') == 1 then
-  return -20
+  return 2
 end
 -- prev is the name of the state the job left, as the `removed` event
 -- carries it ("wait", "delayed", …), or "unknown".

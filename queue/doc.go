@@ -1,0 +1,59 @@
+// Package queue is a Go implementation of BullMQ 6.7.0's Redis protocol: a
+// producer, a worker, an events follower and admin operations that share
+// queues with Node BullMQ in both directions, key for key.
+//
+// # Compatibility promise
+//
+// Everything this package writes is what Node BullMQ 6.7.0 writes for the
+// same operation: the same keys ("<prefix>:<queue>:<suffix>", prefix
+// "bull" by default, a Cluster hash tag kept as given), the same job hash
+// fields, scores, markers, locks, counters and events stream entries. A job
+// added by Go is run by a Node worker and the other way round; Node's
+// Queue, QueueEvents, getters and admin tools (Bull Board) read what Go
+// wrote. Each operation is checked against the real Node library by the
+// interop tests of this repository. The Lua scripts in lua/ are our own.
+//
+// # Producer
+//
+// A Queue adds jobs (Add, AddBulk, with AddOptions: custom id, delay,
+// priority, LIFO, attempts and backoff, retention, deduplication),
+// administers the queue (Pause, Resume, SetGlobalConcurrency,
+// SetGlobalRateLimit), reads it (GetJob, GetState, GetJobs, GetJobCounts,
+// GetJobLogs, GetWorkers, GetMetrics) and moves or removes jobs (RetryJobs,
+// PromoteJobs, Remove). A Job read from the queue can be changed
+// (UpdateData, ChangePriority, ChangeDelay, Promote, Retry, Remove) and a
+// flow parent read (GetChildrenValues, GetIgnoredChildrenFailures).
+//
+// # Worker
+//
+// A Worker runs a Handler for each job, Concurrency at a time, renewing
+// locks and recovering stalled jobs (Node's or Go's). It honours the
+// queue's pause, global concurrency and rate limits, retries with backoff,
+// and fails jobs for good with Unrecoverable. Close waits for running jobs
+// until its context ends.
+//
+// # Events
+//
+// QueueEvents follows a queue's events stream (XREAD BLOCK on a connection
+// of its own, resuming after the last entry read when the connection
+// breaks) and delivers typed Events to Subscriptions, decoded as Node's
+// QueueEvents decodes them. Job.WaitUntilFinished uses it to wait for a
+// job's result.
+//
+// # Flows and job schedulers
+//
+// Go workers run flows created by Node's FlowProducer (a parent waiting in
+// waiting-children until its children finish, with the failure policies
+// failParentOnFailure, ignoreDependencyOnFailure, continueParentOnFailure,
+// removeDependencyOnFailure) and keep Node-created job schedulers (every
+// and cron) running, each iteration scheduling the next.
+//
+// # Not supported
+//
+// Adding flows from Go (no FlowProducer), creating job schedulers from Go,
+// removing flow jobs, Queue.Drain, Clean, Obliterate, recording metrics,
+// manual rate limiting, moving jobs by hand (MoveToFailed,
+// MoveToCompleted, moveToDelayed, moveToWaitingChildren), sandboxed
+// processors and custom backoff strategies. The README's "Not implemented
+// yet" list is the current account.
+package queue
