@@ -173,20 +173,7 @@ func TestHandlerBudgetQueued(t *testing.T) {
 		ids[from] = res.ID
 	}
 	lg, logs := testlog.New()
-	pool, err := NewPool(b.conn.Client(), reg, &PoolConfig{Queues: []string{BlockchainSync}, Prefix: b.prefix, Concurrency: 1, Logger: lg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pool.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		if err := pool.Stop(sctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	}()
+	defer startPool(t, ctx, b.conn.Client(), reg, &PoolConfig{Queues: []string{BlockchainSync}, Prefix: b.prefix, Concurrency: 1, Logger: lg})()
 	infos := map[int]*JobInfo{}
 	waitFor(t, 30*time.Second, "all four jobs finished", func() bool {
 		for from, id := range ids {

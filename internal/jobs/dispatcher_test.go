@@ -77,20 +77,7 @@ func TestEnqueueQueuedWithWorker(t *testing.T) {
 		t.Errorf("stored opts = %s", j.RawOpts)
 	}
 
-	pool, err := NewPool(b.conn.Client(), b.reg, &PoolConfig{Queues: []string{Analytics}, Prefix: b.prefix, Concurrency: 2, Observer: obs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pool.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		if err := pool.Stop(sctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	}()
+	defer startPool(t, ctx, b.conn.Client(), b.reg, &PoolConfig{Queues: []string{Analytics}, Prefix: b.prefix, Concurrency: 2, Observer: obs})()
 	waitFor(t, 15*time.Second, "job completed", func() bool {
 		info, err = d.Job(ctx, Analytics, res.ID)
 		return err == nil && info.State == "completed"

@@ -141,18 +141,7 @@ func TestHTTPJobIDCollidingWithQueueKeys(t *testing.T) {
 	}
 
 	// The queue keeps working: workers run the first job, stats answer.
-	pool, err := NewPool(b.conn.Client(), b.reg, &PoolConfig{Queues: []string{Analytics}, Prefix: b.prefix, Concurrency: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pool.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		_ = pool.Stop(sctx)
-	}()
+	defer startPool(t, ctx, b.conn.Client(), b.reg, &PoolConfig{Queues: []string{Analytics}, Prefix: b.prefix, Concurrency: 2})()
 	next := call(t, srv, "POST", "/api/jobs/analytics", ct, data+`}`)
 	for _, id := range []string{first.json["id"].(string), next.json["id"].(string)} {
 		waitFor(t, 15*time.Second, "job "+id+" completed", func() bool {

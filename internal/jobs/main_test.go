@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/goleak"
 
 	"github.com/zyeute/zyeute-redis/internal/config"
@@ -69,5 +70,25 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 			t.Fatalf("timed out after %s waiting for %s", within, what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// startPool starts a worker pool for a test; the returned func stops it
+// (10 s budget) and reports a failed stop. Use: defer startPool(…)().
+func startPool(t *testing.T, ctx context.Context, c redis.UniversalClient, reg *Registry, cfg *PoolConfig) func() {
+	t.Helper()
+	pool, err := NewPool(c, reg, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pool.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := pool.Stop(sctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
 	}
 }

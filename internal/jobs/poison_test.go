@@ -123,20 +123,7 @@ func TestPoisonChainJobQueued(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool, err := NewPool(b.conn.Client(), b.reg, &PoolConfig{Queues: []string{BlockchainSync}, Prefix: b.prefix, Concurrency: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pool.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		if err := pool.Stop(sctx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	}()
+	defer startPool(t, ctx, b.conn.Client(), b.reg, &PoolConfig{Queues: []string{BlockchainSync}, Prefix: b.prefix, Concurrency: 1})()
 	waitFor(t, 20*time.Second, "poison failed and good completed", func() bool {
 		p, _ := q.GetState(ctx, poison.ID)
 		g, _ := q.GetState(ctx, good.ID)
