@@ -82,6 +82,9 @@ func NewQueue(c redis.UniversalClient, name string, opts *QueueOptions) (*Queue,
 	if err := validateNames(o.Prefix, name); err != nil {
 		return nil, err
 	}
+	if err := checkClusterKeys(c, o.Prefix, name); err != nil {
+		return nil, err
+	}
 	if o.MaxDataSize < 0 {
 		return nil, optErr("MaxDataSize", "must not be negative")
 	}
