@@ -197,17 +197,19 @@ func TestInterop13_DedupSimpleGoProducer(t *testing.T) {
 	})
 }
 
-// Checklist 14: throttle with ttl 2000, then extend; after expiry a further
-// add creates a new job on both sides.
+// Checklist 14: throttle with a ttl, then extend; after expiry a further
+// add creates a new job on both sides. The ttl (15 s) outlasts starting the
+// Node peer on a loaded machine (2 s did not: the Go side's key expired
+// before the snapshot); expiry itself is forced with PEXPIRE.
 func TestInterop14_DedupTTLGoProducer(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	de := map[string]any{"id": "d", "ttl": 2000}
+	de := map[string]any{"id": "d", "ttl": 15000}
 	goName, nodeName, ids, st := compareSeq(t, e, "d14", []dadd{{name: "a", de: de}, {name: "b", de: de}}, "d")
 	if ids[1] != ids[0] || st.DeKeys["d"] != ids[0]+"/ttl" {
 		t.Fatalf("ids %v state %+v", ids, st)
 	}
-	if ttl := e.c.PTTL(e.ctx, e.key(goName, "de:d")).Val(); ttl <= 0 || ttl > 2000*time.Millisecond {
+	if ttl := e.c.PTTL(e.ctx, e.key(goName, "de:d")).Val(); ttl <= 0 || ttl > 15000*time.Millisecond {
 		t.Fatalf("PTTL %v", ttl)
 	}
 	p := startPeer(e.ctx, t, "work", e.args(goName, map[string]any{"exitAfter": 1}))
@@ -283,7 +285,9 @@ func TestInterop17_DedupKeepLastIfActiveGoProducer(t *testing.T) {
 	var peers []*peer
 	for _, n := range []string{goName, nodeName} {
 		q := e.goQueue(n)
-		j, err := q.Add(e.ctx, "owner", map[string]any{"sleepMs": 3000}, dadd{de: de}.goOpts(t, base))
+		// The owner runs long enough (10 s) to still be active after the
+		// second peer has started on a loaded machine (3 s was not).
+		j, err := q.Add(e.ctx, "owner", map[string]any{"sleepMs": 10000}, dadd{de: de}.goOpts(t, base))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -305,7 +309,7 @@ func TestInterop17_DedupKeepLastIfActiveGoProducer(t *testing.T) {
 		t.Fatalf("ids %v state %+v", g, gs)
 	}
 	for i, nm := range []string{goName, nodeName} {
-		peers[i].collect(30*time.Second, "completed")
+		peers[i].collect(40*time.Second, "completed")
 		waitUntil(t, 10*time.Second, "stashed job created on "+nm, func() (bool, error) {
 			return e.c.Exists(e.ctx, e.key(nm, "last")).Val() == 1, nil
 		})
