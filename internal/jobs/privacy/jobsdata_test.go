@@ -100,6 +100,38 @@ func TestPrivacyJobsAccessThenDeletion(t *testing.T) {
 		add(an, "a-bob", map[string]any{"events": []any{map[string]any{"type": "view", "video_id": "vid-a1", "user_id": "user-bob"}}}, nil)
 		add(open(jobs.VideoEnhancement), "v-1", map[string]any{"video_id": "vid-a1", "user_id": userID}, &queue.AddOptions{Delay: time.Hour})
 		add(open(jobs.BlockchainSync), "b-1", map[string]any{"userId": userID, "wallet": "0xabc"}, &queue.AddOptions{Priority: 5})
+		// An active job, held by a worker until release is closed.
+		bs := open(jobs.BlockchainSync)
+		release, started := make(chan struct{}), make(chan struct{})
+		add(bs, "b-act", map[string]any{"user_id": userID, "wallet": "0xdef"}, nil)
+		bw, err := queue.NewWorker(c, jobs.BlockchainSync, func(ctx context.Context, j *queue.Job) (any, error) {
+			close(started)
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return map[string]any{"synced": true}, nil
+		}, &queue.WorkerOptions{Prefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := bw.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-started:
+		case <-time.After(10 * time.Second):
+			t.Fatal("b-act did not start")
+		}
+		var releaseOnce bool
+		defer func() {
+			if !releaseOnce {
+				close(release)
+			}
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			_ = bw.Close(cctx)
+			cancel()
+		}()
 		// The deletion request's own job, waiting as if being run.
 		pa := open(jobs.PrivacyAudit)
 		add(pa, "self", map[string]any{"request_id": "req-del", "user_id": userID, "kind": "deletion"}, nil)
@@ -129,7 +161,8 @@ func TestPrivacyJobsAccessThenDeletion(t *testing.T) {
 			got[j.Queue+"/"+j.ID] = j.State
 		}
 		want := map[string]string{"memory-mining/m-ok": "completed", "memory-mining/m-fail": "failed", "analytics/a-1": "waiting",
-			"video-enhancement/v-1": "delayed", "blockchain-sync/b-1": "prioritized", "privacy-audit/self": "waiting"}
+			"video-enhancement/v-1": "delayed", "blockchain-sync/b-1": "prioritized", "privacy-audit/self": "waiting",
+			"blockchain-sync/b-act": "active"}
 		if len(got) != len(want) || rep.Export.Rows["jobs"] != len(want) {
 			t.Fatalf("jobs in export %v (rows %d), want %v", got, rep.Export.Rows["jobs"], want)
 		}
@@ -146,12 +179,35 @@ func TestPrivacyJobsAccessThenDeletion(t *testing.T) {
 
 		del := `{"request_id":"req-del","user_id":"` + userID + `","kind":"deletion"}`
 		first := run(del)
-		if first.Erased["jobs"] != 5 || first.Erased["job_events"] == 0 || first.Erased["jobs_active_left"] != 0 {
+		if first.Erased["jobs"] != 5 || first.Erased["job_events"] == 0 || first.Erased["jobs_active_left"] != 1 {
 			t.Fatalf("erased %v", first.Erased)
 		}
+		// The active job is left to its worker, and counted.
+		if st, err := bs.GetState(ctx, "b-act"); err != nil || st != queue.StateActive {
+			t.Fatalf("b-act: %s %v", st, err)
+		}
 		second := run(del)
-		if second.Erased["jobs"] != 0 || second.Erased["job_events"] != 0 {
+		if second.Erased["jobs"] != 0 || second.Erased["job_events"] != 0 || second.Erased["jobs_active_left"] != 1 {
 			t.Fatalf("second deletion erased %v", second.Erased)
+		}
+		// Once it finished, running the request again erases it.
+		close(release)
+		releaseOnce = true
+		for i := 0; ; i++ {
+			if st, _ := bs.GetState(ctx, "b-act"); st == queue.StateCompleted {
+				break
+			}
+			if i > 500 {
+				t.Fatal("b-act did not complete")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		third := run(del)
+		if third.Erased["jobs"] != 1 || third.Erased["jobs_active_left"] != 0 {
+			t.Fatalf("third deletion erased %v", third.Erased)
+		}
+		if again := run(del); again.Erased["jobs"] != 0 || again.Erased["job_events"] != 0 {
+			t.Fatalf("fourth deletion erased %v", again.Erased)
 		}
 		// Every key under the prefixes, every value: only the running
 		// request's own job may name the user.
