@@ -4,7 +4,10 @@
 // ACL permissions for every command the queues, cache and sessions run,
 // server settings (version, maxmemory-policy, persistence, topology),
 // latency, and the state of the BullMQ queues under the prefix (counts,
-// stalled jobs, age of the oldest waiting job, connected workers).
+// stalled jobs, age of the oldest waiting job, connected workers), then
+// the application database (Target.Database: PostgreSQL reachability,
+// version and latency, or the embedded SQLite file; the migration state),
+// whatever the Redis checks found.
 //
 // Diagnose returns the findings; Run prints them (text or JSON) and returns
 // the exit code: 0 when every check passes, 1 with warnings, 2 with

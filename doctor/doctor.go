@@ -124,22 +124,25 @@ func Diagnose(ctx context.Context, t Target, opts Options) Report {
 		run      func(context.Context, *Check) (block string)
 		// needsConn: the check needs the authenticated connection.
 		needsConn bool
+		// independent: runs whatever the earlier checks found.
+		independent bool
 	}{
-		{CheckConfig, "Configuration", d.checkConfig, false},
-		{CheckDNS, "DNS", d.checkDNS, false},
-		{CheckTCP, "TCP", d.checkTCP, false},
-		{CheckTLS, "TLS", d.checkTLS, false},
-		{CheckAuth, "Authentication", d.checkAuth, false},
-		{CheckPermissions, "Permissions", d.checkPermissions, true},
-		{CheckServer, "Server", d.checkServer, true},
-		{CheckLatency, "Latency", d.checkLatency, true},
-		{CheckQueues, "Queues", d.checkQueues, true},
+		{CheckConfig, "Configuration", d.checkConfig, false, false},
+		{CheckDNS, "DNS", d.checkDNS, false, false},
+		{CheckTCP, "TCP", d.checkTCP, false, false},
+		{CheckTLS, "TLS", d.checkTLS, false, false},
+		{CheckAuth, "Authentication", d.checkAuth, false, false},
+		{CheckPermissions, "Permissions", d.checkPermissions, true, false},
+		{CheckServer, "Server", d.checkServer, true, false},
+		{CheckLatency, "Latency", d.checkLatency, true, false},
+		{CheckQueues, "Queues", d.checkQueues, true, false},
+		{CheckDatabase, "Database", d.checkDatabase, false, true},
 	}
 	blocked := ""
 	for _, s := range steps {
 		c := Check{ID: s.id, Name: s.name}
 		switch {
-		case blocked != "":
+		case blocked != "" && !s.independent:
 			c.Findings = []Finding{{Code: "skipped", Status: StatusSkip, Message: "skipped: " + blocked}}
 		case ctx.Err() != nil:
 			c.Findings = []Finding{{Code: "skipped", Status: StatusSkip,
@@ -149,7 +152,9 @@ func Diagnose(ctx context.Context, t Target, opts Options) Report {
 		default:
 			cctx, ccancel := context.WithTimeout(ctx, o.CheckTimeout)
 			t0 := time.Now()
-			blocked = s.run(cctx, &c)
+			if b := s.run(cctx, &c); !s.independent {
+				blocked = b
+			}
 			c.DurationMS = ms(time.Since(t0))
 			ccancel()
 		}
@@ -169,6 +174,9 @@ func Diagnose(ctx context.Context, t Target, opts Options) Report {
 	rep.DurationMS = ms(time.Since(wall))
 	rep.finish()
 	redactReport(&rep, t.Password)
+	if t.Database != nil {
+		redactReport(&rep, t.Database.Password)
+	}
 	return rep
 }
 

@@ -145,10 +145,10 @@ func TestRunJSONAndExitCode(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
 		t.Fatalf("JSON: %v\n%s", err, buf.String())
 	}
-	if doc.ExitCode != 2 || doc.Status != "fail" || len(doc.Checks) != 9 || !strings.Contains(doc.Target, "****") {
+	if doc.ExitCode != 2 || doc.Status != "fail" || len(doc.Checks) != 10 || !strings.Contains(doc.Target, "****") {
 		t.Fatalf("JSON doc %+v", doc)
 	}
-	ids := []string{CheckConfig, CheckDNS, CheckTCP, CheckTLS, CheckAuth, CheckPermissions, CheckServer, CheckLatency, CheckQueues}
+	ids := []string{CheckConfig, CheckDNS, CheckTCP, CheckTLS, CheckAuth, CheckPermissions, CheckServer, CheckLatency, CheckQueues, CheckDatabase}
 	for i, c := range doc.Checks {
 		if c.ID != ids[i] {
 			t.Fatalf("check %d is %s, want %s", i, c.ID, ids[i])

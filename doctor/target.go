@@ -69,6 +69,9 @@ type Target struct {
 	// QueuePrefix is the BullMQ key prefix (QUEUE_PREFIX). Defaults to
 	// "bull".
 	QueuePrefix string
+	// Database is the application database for the database check.
+	// Defaults to nil (the check says it was not given one).
+	Database *Database
 }
 
 // Configured reports whether any Redis address is set.

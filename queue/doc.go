@@ -20,7 +20,7 @@
 // administers the queue (Pause, Resume, SetGlobalConcurrency,
 // SetGlobalRateLimit), reads it (GetJob, GetState, GetJobs, GetJobCounts,
 // GetJobLogs, GetWorkers, GetMetrics) and moves or removes jobs (RetryJobs,
-// PromoteJobs, Remove). A Job read from the queue can be changed
+// PromoteJobs, Remove, RemoveJobEvents). A Job read from the queue can be changed
 // (UpdateData, ChangePriority, ChangeDelay, Promote, Retry, Remove) and a
 // flow parent read (GetChildrenValues, GetIgnoredChildrenFailures).
 //

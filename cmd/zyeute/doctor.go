@@ -3,15 +3,17 @@ package main
 import (
 	"context"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/zyeute/zyeute-redis/doctor"
 	"github.com/zyeute/zyeute-redis/internal/config"
+	"github.com/zyeute/zyeute-redis/internal/store"
 )
 
 func init() {
-	register(command{name: "doctor", summary: "diagnose the Redis setup and print how to fix each problem (--json)", run: runDoctor})
+	register(command{name: "doctor", summary: "diagnose the Redis setup and the application database and print how to fix each problem (--json)", run: runDoctor})
 }
 
 func runDoctor(ctx context.Context, e *env, args []string) error {
@@ -22,6 +24,9 @@ func runDoctor(ctx context.Context, e *env, args []string) error {
 	}
 	cfg, err := config.Load(e.getenv)
 	t := doctorTarget(cfg, err, e.getenv)
+	if err == nil {
+		t.Database = doctorDatabase(cfg.Database)
+	}
 	return exitWith(doctor.Run(ctx, t, e.stdout, doctor.Options{JSON: *jsonOut}))
 }
 
@@ -74,4 +79,26 @@ func doctorTarget(cfg *config.Config, loadErr error, getenv func(string) string)
 		}
 	}
 	return t
+}
+
+// doctorDatabase is doctor's input for the application database check:
+// DATABASE_URL's PostgreSQL, or the embedded SQLite file under DATA_DIR.
+func doctorDatabase(d config.Database) *doctor.Database {
+	sc := store.Config{URL: d.URL.Reveal(), DataDir: d.DataDir}
+	db := &doctor.Database{Backend: store.SQLite, Where: store.SQLitePath(sc)}
+	if sc.URL != "" {
+		db.Backend, db.Where = store.Postgres, store.Redact(sc.URL)
+		if u, err := url.Parse(sc.URL); err == nil && u.User != nil {
+			db.Password, _ = u.User.Password()
+		}
+	}
+	db.Inspect = func(ctx context.Context) (doctor.DatabaseData, error) {
+		in, err := store.Inspect(ctx, sc)
+		if in == nil {
+			return doctor.DatabaseData{}, err
+		}
+		return doctor.DatabaseData{Backend: in.Backend, Where: in.Where, Version: in.Version, Latency: in.Latency,
+			Exists: in.Exists || in.Backend == store.Postgres, Writable: in.Writable, Applied: in.Applied, Latest: in.Latest}, err
+	}
+	return db
 }

@@ -24,7 +24,8 @@ func TestDoctorCommand(t *testing.T) {
 	srv := redistest.Start(t, &redistest.Options{Password: pw})
 
 	t.Run("healthy except persistence", func(t *testing.T) {
-		out, code := runDoctorWith(t, map[string]string{"REDIS_URL": "redis://:" + pw + "@" + srv.Addr(), "REDIS_HOST": "ignored.example"}, "--json")
+		out, code := runDoctorWith(t, map[string]string{"REDIS_URL": "redis://:" + pw + "@" + srv.Addr(), "REDIS_HOST": "ignored.example",
+			"DATA_DIR": t.TempDir()}, "--json")
 		var rep struct {
 			Checks []struct {
 				ID     string `json:"id"`
@@ -36,7 +37,7 @@ func TestDoctorCommand(t *testing.T) {
 			t.Fatalf("--json output is not JSON: %v\n%s", err, out)
 		}
 		// Test servers run without persistence, which doctor warns about.
-		if code != 1 || len(rep.Checks) != 9 {
+		if code != 1 || len(rep.Checks) != 10 {
 			t.Fatalf("exit %d, %d checks:\n%s", code, len(rep.Checks), out)
 		}
 		for _, c := range rep.Checks {

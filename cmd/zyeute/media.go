@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/zyeute/zyeute-redis/internal/config"
 	"github.com/zyeute/zyeute-redis/internal/jobs"
+	"github.com/zyeute/zyeute-redis/internal/jobs/privacy"
 	"github.com/zyeute/zyeute-redis/internal/video"
 )
 
@@ -19,6 +20,13 @@ func registryConfig(rc *jobs.RegistryConfig, cfg *config.Config) *jobs.RegistryC
 		m := cfg.Media
 		c.Media = video.Config{MediaRoot: m.Root, OutputDir: m.OutputDir, FFmpeg: m.FFmpeg, FFprobe: m.FFprobe,
 			MaxSourceBytes: m.MaxSourceBytes, DownloadTimeout: m.DownloadTimeout, Recorder: rec}
+	}
+	// privacy-audit with Redis also searches the queues (under the
+	// configured prefix) for jobs naming the user.
+	if a, ok := c.Handlers.Privacy.(*privacy.Auditor); ok && a.Sessions != nil && a.Jobs == nil {
+		withJobs := *a
+		withJobs.Jobs = &privacy.RedisJobs{Client: a.Sessions.Client, Prefix: cfg.QueuePrefix}
+		c.Handlers.Privacy = &withJobs
 	}
 	return &c
 }

@@ -6,8 +6,10 @@
 // and logged in the audit log without personal data. Both are idempotent.
 //
 // With Sessions set, the user's Redis sessions are exported (values only)
-// and revoked too. Not covered yet: queued or retained job data carrying
-// the user id (see the README's privacy-audit section).
+// and revoked too. With Jobs set, the jobs of the five queues whose data
+// or return value carry the user id are exported, and on deletion removed
+// (waiting, delayed, prioritized, completed, failed; active ones are left
+// and counted), their events stream entries with them.
 package privacy
 
 import (
@@ -37,6 +39,9 @@ type Auditor struct {
 	// exports and revokes them on deletion (a Redis error fails the job,
 	// which is retried: the request is not completed with sessions left).
 	Sessions *RedisSessions
+	// Jobs, when set, adds the queued and retained jobs naming the user
+	// to access exports and removes them on deletion.
+	Jobs *RedisJobs
 }
 
 var _ jobs.PrivacyAuditor = (*Auditor)(nil)
@@ -50,6 +55,9 @@ type Export struct {
 	// Sessions are the user's Redis sessions (values only); absent when
 	// the auditor has no session store.
 	Sessions []SessionData `json:"redis_sessions,omitempty"`
+	// Jobs are the queued and retained jobs naming the user; absent when
+	// the auditor does not search the queues.
+	Jobs []JobData `json:"jobs,omitempty"`
 }
 
 // Audit implements jobs.PrivacyAuditor.
@@ -97,12 +105,24 @@ func (a *Auditor) Audit(ctx context.Context, j *jobs.PrivacyAuditJob) (*jobs.Pri
 				return nil, err
 			}
 		}
+		var jobsRemoved, jobEvents, jobsLeft int64
+		if a.Jobs != nil {
+			if jobsRemoved, jobEvents, jobsLeft, err = a.Jobs.Erase(ctx, j.UserID, j.RequestID); err != nil {
+				return nil, err
+			}
+		}
 		erased, err := a.Store.EraseUser(ctx, j.UserID)
 		if err != nil {
 			return nil, fmt.Errorf("privacy-audit: %w", err)
 		}
 		if a.Sessions != nil {
 			erased["redis_sessions"] = revoked
+		}
+		if a.Jobs != nil {
+			erased["jobs"], erased["job_events"] = jobsRemoved, jobEvents
+			// Running jobs are held by a worker: left, counted, to be
+			// erased by running the request again once they finish.
+			erased["jobs_active_left"] = jobsLeft
 		}
 		rep.Erased = erased
 		detail["changed_rows"] = erased
@@ -133,6 +153,11 @@ func (a *Auditor) export(ctx context.Context, j *jobs.PrivacyAuditJob, at time.T
 	e := Export{RequestID: j.RequestID, UserID: j.UserID, GeneratedAt: at, Tables: tables}
 	if a.Sessions != nil {
 		if e.Sessions, err = a.Sessions.Find(ctx, j.UserID); err != nil {
+			return nil, err
+		}
+	}
+	if a.Jobs != nil {
+		if e.Jobs, err = a.Jobs.Find(ctx, j.UserID, j.RequestID); err != nil {
 			return nil, err
 		}
 	}
@@ -170,6 +195,9 @@ func (a *Auditor) export(ctx context.Context, j *jobs.PrivacyAuditJob, at time.T
 	}
 	if a.Sessions != nil {
 		rows["redis_sessions"] = len(e.Sessions)
+	}
+	if a.Jobs != nil {
+		rows["jobs"] = len(e.Jobs)
 	}
 	return &jobs.PrivacyExport{Path: final, SHA256: hex.EncodeToString(h[:]), Bytes: int64(len(doc) + 1), Rows: rows}, nil
 }
