@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/zyeute/zyeute-redis/internal/jobs"
+	"github.com/zyeute/zyeute-redis/internal/jobs/chain/anviltest"
 	"github.com/zyeute/zyeute-redis/internal/store"
 	"github.com/zyeute/zyeute-redis/internal/store/storetest"
 	"github.com/zyeute/zyeute-redis/queue"
@@ -23,7 +24,7 @@ import (
 // scenario is the activity the tests put on a fresh anvil chain, and what
 // the node reports about it.
 type scenario struct {
-	n                       *node
+	n                       *anviltest.Node
 	wallet, other, third    string
 	token                   string
 	start, head             uint64
@@ -44,28 +45,25 @@ func key(t store.Transfer) string {
 // token and emits Transfer logs from, to and not involving the wallet,
 // with empty blocks mined in between so the activity spans many batches.
 func setupChain(t *testing.T) *scenario {
-	n := startAnvil(t)
-	var accts []string
-	n.call(&accts, "eth_accounts")
-	for i := range accts {
-		accts[i] = strings.ToLower(accts[i])
-	}
-	s := &scenario{n: n, wallet: accts[1], other: accts[2], third: accts[3], start: n.head(), walletFees: new(big.Int)}
-	s.walletStart, s.otherStart = n.balance(s.wallet, s.start), n.balance(s.other, s.start)
+	n := anviltest.Start(t)
+
+	accts := n.Accounts()
+	s := &scenario{n: n, wallet: accts[1], other: accts[2], third: accts[3], start: n.Head(), walletFees: new(big.Int)}
+	s.walletStart, s.otherStart = n.Balance(s.wallet, s.start), n.Balance(s.other, s.start)
 	funder := accts[0]
 	native := func(from, to string, v *big.Int) {
-		h, r := n.send(map[string]any{"from": from, "to": to, "value": hexBig(v)})
+		h, r := n.Send(map[string]any{"from": from, "to": to, "value": hexBig(v)})
 		if from == s.wallet {
-			s.walletFees.Add(s.walletFees, r.fee())
+			s.walletFees.Add(s.walletFees, r.Fee())
 		}
 		if from == s.wallet || to == s.wallet {
 			s.want = append(s.want, key(store.Transfer{TxHash: h, LogIndex: -1, From: from, To: to, Amount: v.String()}))
 		}
 	}
 	tokenCall := func(from, to string, v *big.Int) {
-		_, r := n.send(map[string]any{"from": from, "to": s.token, "data": transferData(to, v)})
+		_, r := n.Send(map[string]any{"from": from, "to": s.token, "data": anviltest.TransferData(to, v)})
 		if from == s.wallet {
-			s.walletFees.Add(s.walletFees, r.fee())
+			s.walletFees.Add(s.walletFees, r.Fee())
 		}
 		if len(r.Logs) != 1 {
 			t.Fatalf("token call emitted %d logs, want 1", len(r.Logs))
@@ -84,27 +82,27 @@ func setupChain(t *testing.T) *scenario {
 				Token: strings.ToLower(l.Address), Amount: amt.String()}))
 		}
 	}
-	n.mine(150)
+	n.Mine(150)
 	native(funder, s.wallet, eth(1500))
-	n.mine(300)
+	n.Mine(300)
 	native(funder, s.wallet, eth(250))
 	native(s.wallet, s.other, eth(700))
-	_, r := n.send(map[string]any{"from": funder, "data": tokenInitCode})
+	_, r := n.Send(map[string]any{"from": funder, "data": anviltest.TokenInitCode})
 	s.token = strings.ToLower(r.ContractAddress)
-	n.mine(200)
+	n.Mine(200)
 	tokenCall(funder, s.wallet, big.NewInt(1000))
 	huge := new(big.Int).Lsh(big.NewInt(1), 200) // beyond uint64: decoded with math/big
 	tokenCall(s.wallet, s.third, huge)
 	tokenCall(funder, s.other, big.NewInt(5)) // not the wallet's
 	native(funder, s.third, eth(1000))        // not the wallet's
-	n.mine(1000)
-	s.head = n.head()
+	n.Mine(1000)
+	s.head = n.Head()
 	sort.Strings(s.want)
 	return s
 }
 
 func (s *scenario) syncer(st *store.Store) *Syncer {
-	return &Syncer{Store: st, Endpoints: map[string]string{"ethereum": s.n.url}}
+	return &Syncer{Store: st, Endpoints: map[string]string{"ethereum": s.n.URL}}
 }
 
 func rows(t *testing.T, st *store.Store, wallet string) ([]string, []store.Transfer) {
@@ -149,13 +147,13 @@ func (s *scenario) checkAgainstNode(t *testing.T, st *store.Store) {
 		}
 	}
 	// wallet: end − start = in − out − gas paid.
-	delta := new(big.Int).Sub(s.n.balance(s.wallet, s.head), s.walletStart)
+	delta := new(big.Int).Sub(s.n.Balance(s.wallet, s.head), s.walletStart)
 	want := new(big.Int).Sub(in, out)
 	want.Sub(want, s.walletFees)
 	if delta.Cmp(want) != 0 {
 		t.Fatalf("wallet balance moved by %s wei; stored transfers say %s (in %s, out %s, gas %s)", delta, want, in, out, s.walletFees)
 	}
-	if d := new(big.Int).Sub(s.n.balance(s.other, s.head), s.otherStart); d.Cmp(toOther) != 0 {
+	if d := new(big.Int).Sub(s.n.Balance(s.other, s.head), s.otherStart); d.Cmp(toOther) != 0 {
 		t.Fatalf("recipient balance moved by %s wei; stored transfers to it say %s", d, toOther)
 	}
 }
