@@ -94,7 +94,15 @@ func setupChain(t *testing.T) *scenario {
 	huge := new(big.Int).Lsh(big.NewInt(1), 200) // beyond uint64: decoded with math/big
 	tokenCall(s.wallet, s.third, huge)
 	tokenCall(funder, s.other, big.NewInt(5)) // not the wallet's
-	native(funder, s.third, eth(1000))        // not the wallet's
+	// ETH the wallet sends to a contract that reverts: mined, gas paid,
+	// no value moved, so not a transfer.
+	_, r = n.Send(map[string]any{"from": funder, "data": anviltest.RevertInitCode})
+	h, rr := n.SendMined(map[string]any{"from": s.wallet, "to": r.ContractAddress, "value": hexBig(eth(300)), "gas": "0x30000"})
+	if rr.Status != "0x0" {
+		t.Fatalf("call to the reverting contract %s: status %q, want 0x0", h, rr.Status)
+	}
+	s.walletFees.Add(s.walletFees, rr.Fee())
+	native(funder, s.third, eth(1000)) // not the wallet's
 	n.Mine(1000)
 	s.head = n.Head()
 	sort.Strings(s.want)

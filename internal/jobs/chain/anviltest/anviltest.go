@@ -186,6 +186,17 @@ func (r *Receipt) Fee() *big.Int {
 // returns its lower-case hash and its receipt; a failed one fails the test.
 func (n *Node) Send(tx map[string]any) (string, *Receipt) {
 	n.t.Helper()
+	h, r := n.SendMined(tx)
+	if r.Status != "0x1" {
+		n.t.Fatalf("transaction %s failed: %+v", h, r)
+	}
+	return h, r
+}
+
+// SendMined is Send accepting a reverted transaction (status 0x0): give
+// it a "gas" limit, or anvil refuses it at gas estimation.
+func (n *Node) SendMined(tx map[string]any) (string, *Receipt) {
+	n.t.Helper()
 	var h string
 	n.Call(&h, "eth_sendTransaction", tx)
 	var r Receipt
@@ -198,11 +209,19 @@ func (n *Node) Send(tx map[string]any) (string, *Receipt) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if r.Status != "0x1" {
-		n.t.Fatalf("transaction %s failed: %+v", h, r)
+	if r.Status == "" {
+		n.t.Fatalf("transaction %s was not mined", h)
 	}
 	return strings.ToLower(h), &r
 }
+
+// RevertInitCode deploys a contract whose every call reverts:
+//
+//	init:    60 05  PUSH1 5 (runtime length)   80 DUP1
+//	         60 0b  PUSH1 11 (runtime offset)  60 00 PUSH1 0
+//	         39     CODECOPY                   60 00 PUSH1 0   f3 RETURN
+//	runtime: 60 00  PUSH1 0   60 00  PUSH1 0   fd REVERT (empty reason)
+const RevertInitCode = "0x" + "6005" + "80" + "600b" + "6000" + "39" + "6000" + "f3" + "6000" + "6000" + "fd"
 
 // TokenInitCode deploys a minimal ERC-20-shaped contract written by hand
 // (no compiler here): any call with calldata [to (32 bytes)][amount (32
