@@ -93,7 +93,8 @@ func setupChain(t *testing.T) *scenario {
 	tokenCall(funder, s.wallet, big.NewInt(1000))
 	huge := new(big.Int).Lsh(big.NewInt(1), 200) // beyond uint64: decoded with math/big
 	tokenCall(s.wallet, s.third, huge)
-	tokenCall(funder, s.other, big.NewInt(5)) // not the wallet's
+	tokenCall(funder, s.other, big.NewInt(5))    // not the wallet's
+	tokenCall(s.wallet, s.wallet, big.NewInt(7)) // to itself: matches both log filters, stored once
 	// ETH the wallet sends to a contract that reverts: mined, gas paid,
 	// no value moved, so not a transfer.
 	_, r = n.Send(map[string]any{"from": funder, "data": anviltest.RevertInitCode})
