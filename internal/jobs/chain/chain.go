@@ -439,7 +439,9 @@ func (c *client) batch(ctx context.Context, wallet string, lo, hi uint64) ([]sto
 		}
 		for i, t := range native {
 			if receipts[i] == nil {
-				return nil, c.malformed("eth_getTransactionReceipt", "no receipt for mined transaction %s", t.TxHash)
+				// A load-balanced provider's node may lag the one that
+				// served the block.
+				return nil, fmt.Errorf("blockchain-sync: %s receipt of %s is not available yet (will retry)", c.chain, t.TxHash)
 			}
 			if receipts[i].Status == "0x1" {
 				out = append(out, t)
