@@ -92,3 +92,16 @@ if [ -f interop/package-lock.json ]; then
     (cd interop && npm ci --no-audit --no-fund --loglevel=error)
   fi
 fi
+
+# The blockchain-sync tests (internal/jobs/chain) run anvil, a local
+# Ethereum node, from the npm package @foundry-rs/anvil (its binary ships
+# inside the package) pinned in tools/anvil.
+if [ -f tools/anvil/package-lock.json ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    need_root "node and npm" "sudo apt-get install -y nodejs npm"
+  fi
+  if ! ls tools/anvil/node_modules/@foundry-rs/anvil-*/bin/anvil >/dev/null 2>&1 || [ tools/anvil/package-lock.json -nt tools/anvil/node_modules/.package-lock.json ]; then
+    echo "installing anvil (npm package @foundry-rs/anvil) from tools/anvil's lock file" >&2
+    (cd tools/anvil && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+fi

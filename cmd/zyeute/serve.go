@@ -98,7 +98,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 	}
 	defer st.Close() // after the services (deferred later) have stopped
 
-	a := &app{cfg: cfg, logger: logger, redis: conn, store: st, registry: withStore(e.registry, st, cfg.Database.ExportDir, conn.Client()), routes: storeRoutes(st, logger)}
+	a := &app{cfg: cfg, logger: logger, redis: conn, store: st, registry: withStore(e.registry, st, cfg.Database.ExportDir, cfg.ChainRPC, conn.Client()), routes: storeRoutes(st, logger)}
 	for _, ext := range extensions {
 		if err := ext(ctx, a); err != nil {
 			return fmt.Errorf("serve: %w", err)

@@ -13,6 +13,7 @@ import (
 	"github.com/zyeute/zyeute-redis/internal/httpapi"
 	"github.com/zyeute/zyeute-redis/internal/jobs"
 	"github.com/zyeute/zyeute-redis/internal/jobs/analytics"
+	"github.com/zyeute/zyeute-redis/internal/jobs/chain"
 	"github.com/zyeute/zyeute-redis/internal/jobs/memories"
 	"github.com/zyeute/zyeute-redis/internal/jobs/privacy"
 	"github.com/zyeute/zyeute-redis/internal/store"
@@ -45,8 +46,9 @@ func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*s
 // withStore returns base (nil: defaults) with the store-backed handlers
 // in the fields base leaves nil. Handlers a deployment or test set stay.
 // With a Redis client, privacy-audit also exports and revokes the user's
-// Redis sessions.
-func withStore(base *jobs.RegistryConfig, st *store.Store, exportDir string, rdb redis.UniversalClient) *jobs.RegistryConfig {
+// Redis sessions. blockchain-sync reads the chains that have an endpoint in
+// chainRPC (CHAIN_RPC_<CHAIN>) and keeps the local plan for the others.
+func withStore(base *jobs.RegistryConfig, st *store.Store, exportDir string, chainRPC map[string]config.Secret, rdb redis.UniversalClient) *jobs.RegistryConfig {
 	var c jobs.RegistryConfig
 	if base != nil {
 		c = *base
@@ -56,6 +58,13 @@ func withStore(base *jobs.RegistryConfig, st *store.Store, exportDir string, rdb
 	}
 	if c.Handlers.Memory == nil {
 		c.Handlers.Memory = &memories.Miner{Store: st, Now: c.Now}
+	}
+	if c.Handlers.Chain == nil && len(chainRPC) > 0 {
+		eps := make(map[string]string, len(chainRPC))
+		for name, u := range chainRPC {
+			eps[name] = u.Reveal()
+		}
+		c.Handlers.Chain = &chain.Syncer{Store: st, Endpoints: eps}
 	}
 	if c.Media.Recorder == nil {
 		c.Media.Recorder = renditionRecorder{st}

@@ -63,7 +63,7 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 		return fmt.Errorf("worker: %w", err)
 	}
 	defer st.Close()
-	if reg, err = jobs.NewRegistry(registryConfig(withStore(e.registry, st, cfg.Database.ExportDir, conn.Client()), cfg)); err != nil {
+	if reg, err = jobs.NewRegistry(registryConfig(withStore(e.registry, st, cfg.Database.ExportDir, cfg.ChainRPC, conn.Client()), cfg)); err != nil {
 		return err
 	}
 	name := jobs.WorkerName()

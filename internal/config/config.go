@@ -61,6 +61,11 @@ type Config struct {
 	Workers     Workers
 	Shutdown    Shutdown
 	Media       Media // video-enhancement (media.go)
+	// ChainRPC maps a chain ("ethereum", "polygon", "base") to its EVM
+	// JSON-RPC endpoint (CHAIN_RPC_ETHEREUM, …). Such URLs often carry an
+	// API key in the path or query, so they print fully redacted. A chain
+	// without one keeps the local plan of blockchain-sync.
+	ChainRPC map[string]Secret
 	// JobsAPI is how the job API (/api/jobs/*) authenticates clients.
 	JobsAPI JobsAPI
 	// Notices are warnings about the configuration that do not stop the
@@ -210,6 +215,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.HTTP.Host = l.host("HOST")
 	c.JobsAPI = l.jobsAPI(c.AdminToken)
 	c.Media = l.media()
+	c.ChainRPC = l.chainRPC()
 	c.Notices = l.notices
 	if len(l.errs) > 0 {
 		return nil, errors.Join(l.errs...)
@@ -427,6 +433,29 @@ func (l *loader) moderation() Moderation {
 			}
 			m.APIURL = DefaultModerationAPIURL
 		}
+	}
+	return m
+}
+
+// ChainRPCChains are the EVM chains whose CHAIN_RPC_<CHAIN> is read.
+var ChainRPCChains = []string{"ethereum", "polygon", "base"}
+
+func (l *loader) chainRPC() map[string]Secret {
+	var m map[string]Secret
+	for _, chain := range ChainRPCChains {
+		name := "CHAIN_RPC_" + strings.ToUpper(chain)
+		raw := l.get(name)
+		if raw == "" {
+			continue
+		}
+		if msg := checkHTTPURL(raw); msg != "" {
+			l.fail(name, "%s", msg)
+			continue
+		}
+		if m == nil {
+			m = map[string]Secret{}
+		}
+		m[chain] = Secret(raw)
 	}
 	return m
 }

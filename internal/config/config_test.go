@@ -256,6 +256,9 @@ func TestRejected(t *testing.T) {
 		{"concurrency zero", map[string]string{"WORKER_CONCURRENCY": "0"}, "WORKER_CONCURRENCY", "between 1 and 1000"},
 		{"concurrency word", map[string]string{"WORKER_CONCURRENCY": "ten"}, "WORKER_CONCURRENCY", ""},
 		{"prefix space", map[string]string{"QUEUE_PREFIX": "my prefix"}, "QUEUE_PREFIX", "white space"},
+		{"chain rpc scheme", map[string]string{"CHAIN_RPC_ETHEREUM": "wss://eth.example/v3/" + pw}, "CHAIN_RPC_ETHEREUM", "http"},
+		{"chain rpc garbage", map[string]string{"CHAIN_RPC_POLYGON": "https://u:" + pw + "@x:y/"}, "CHAIN_RPC_POLYGON", "valid URL"},
+		{"chain rpc no host", map[string]string{"CHAIN_RPC_BASE": "https:///v2/" + pw}, "CHAIN_RPC_BASE", "no host"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -304,7 +307,7 @@ func TestServiceValues(t *testing.T) {
 		"PORT": "8080", "ADMIN_TOKEN": "a-very-long-admin-token", "QUEUE_PREFIX": "{zy}", "LOG_FORMAT": "JSON",
 		"LOG_LEVEL": "warning", "MODERATION_PROVIDER": "openai", "MODERATION_API_KEY": "sk-123",
 		"MODERATION_MODEL": "m1", "MODERATION_CACHE_TTL": "3600", "DATABASE_URL": "postgres://u:dbpass@db.local/app",
-		"WORKERS": "off", "WORKER_CONCURRENCY": "4",
+		"WORKERS": "off", "WORKER_CONCURRENCY": "4", "CHAIN_RPC_BASE": "https://base.example/v2/alchemykey123",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -317,7 +320,10 @@ func TestServiceValues(t *testing.T) {
 	if len(c.Notices) != 0 {
 		t.Errorf("notices = %q", c.Notices)
 	}
-	for _, s := range []string{"a-very-long-admin-token", "sk-123", "dbpass"} {
+	if len(c.ChainRPC) != 1 || c.ChainRPC["base"].Reveal() != "https://base.example/v2/alchemykey123" {
+		t.Errorf("ChainRPC = %d endpoints", len(c.ChainRPC))
+	}
+	for _, s := range []string{"a-very-long-admin-token", "sk-123", "dbpass", "alchemykey123"} {
 		assertNoSecret(t, s, fmt.Sprintf("%v", c), fmt.Sprintf("%+v", *c), fmt.Sprintf("%#v", *c))
 		var buf bytes.Buffer
 		slog.New(slog.NewJSONHandler(&buf, nil)).Info("cfg", "config", c, "token", c.AdminToken)

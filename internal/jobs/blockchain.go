@@ -47,8 +47,21 @@ type ChainSyncResult struct {
 	Synced bool `json:"synced"`
 	// Transfers found (real syncers only).
 	Transfers int `json:"transfers"`
-	// Syncer names the implementation ("local-plan").
+	// Inserted is how many of Transfers were new rows (a re-run: 0).
+	Inserted int `json:"inserted"`
+	// ResumedFrom is the block a real syncer resumed at from the wallet's
+	// cursor (absent when it started at from_block).
+	ResumedFrom *uint64 `json:"resumed_from,omitempty"`
+	// Syncer names the implementation ("local-plan", "json-rpc").
 	Syncer string `json:"syncer"`
+}
+
+// ReportProgress reports v as the running job's progress (see
+// WithProgress); without a reporter in ctx it does nothing.
+func ReportProgress(ctx context.Context, v any) {
+	if f := progressFrom(ctx); f != nil {
+		f(v)
+	}
 }
 
 // ChainSyncer does the work of a blockchain-sync job.
