@@ -84,7 +84,7 @@ func doctorTarget(cfg *config.Config, loadErr error, getenv func(string) string)
 // doctorDatabase is doctor's input for the application database check:
 // DATABASE_URL's PostgreSQL, or the embedded SQLite file under DATA_DIR.
 func doctorDatabase(d config.Database) *doctor.Database {
-	sc := store.Config{URL: d.URL.Reveal(), DataDir: d.DataDir}
+	sc := store.Config{URL: d.URL.Reveal(), DataDir: dataDir(d.DataDir)}
 	db := &doctor.Database{Backend: store.SQLite, Where: store.SQLitePath(sc)}
 	if sc.URL != "" {
 		db.Backend, db.Where = store.Postgres, store.Redact(sc.URL)

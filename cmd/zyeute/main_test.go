@@ -305,7 +305,7 @@ func TestBinarySIGTERM(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "serve")
-	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "SHUTDOWN_DRAIN=0", "REDIS_URL=", "REDIS_HOST=", "REDIS_SENTINEL_ADDRS=", "REDIS_CLUSTER_ADDRS=")
+	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "SHUTDOWN_DRAIN=0", "DATA_DIR="+t.TempDir(), "REDIS_URL=", "REDIS_HOST=", "REDIS_SENTINEL_ADDRS=", "REDIS_CLUSTER_ADDRS=")
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {

@@ -22,11 +22,11 @@ func TestPrivacyAuditSearchesQueues(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	defer rdb.Close()
 	cfg := &config.Config{QueuePrefix: "zy"}
-	a, _ := registryConfig(withStore(nil, st, t.TempDir(), rdb), cfg).Handlers.Privacy.(*privacy.Auditor)
+	a, _ := registryConfig(withStore(nil, st, t.TempDir(), nil, rdb), cfg).Handlers.Privacy.(*privacy.Auditor)
 	if a == nil || a.Jobs == nil || a.Jobs.Prefix != "zy" || a.Jobs.Client != rdb {
 		t.Fatalf("privacy auditor %+v", a)
 	}
-	a, _ = registryConfig(withStore(nil, st, t.TempDir(), nil), cfg).Handlers.Privacy.(*privacy.Auditor)
+	a, _ = registryConfig(withStore(nil, st, t.TempDir(), nil, nil), cfg).Handlers.Privacy.(*privacy.Auditor)
 	if a == nil || a.Jobs != nil {
 		t.Fatalf("privacy auditor without Redis %+v", a)
 	}

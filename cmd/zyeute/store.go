@@ -24,16 +24,21 @@ import (
 // never write under the package directory.
 var testDataDir string
 
+// dataDir is DATA_DIR, or testDataDir (tests) in place of the default.
+func dataDir(d string) string {
+	if testDataDir != "" && d == "data" {
+		return testDataDir
+	}
+	return d
+}
+
 // openStore opens the application database: PostgreSQL when DATABASE_URL
 // is set, else the embedded SQLite file under DATA_DIR. Migrations are
 // applied before it returns.
 func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*store.Store, error) {
-	c := store.Config{URL: cfg.Database.URL.Reveal(), DataDir: cfg.Database.DataDir}
-	if testDataDir != "" && c.DataDir == "data" {
-		c.DataDir = testDataDir
-		if cfg.Database.ExportDir == filepath.Join("data", "exports") {
-			cfg.Database.ExportDir = filepath.Join(testDataDir, "exports")
-		}
+	c := store.Config{URL: cfg.Database.URL.Reveal(), DataDir: dataDir(cfg.Database.DataDir)}
+	if c.DataDir != cfg.Database.DataDir && cfg.Database.ExportDir == filepath.Join("data", "exports") {
+		cfg.Database.ExportDir = filepath.Join(testDataDir, "exports")
 	}
 	st, err := store.Open(ctx, c)
 	if err != nil {
