@@ -107,6 +107,10 @@ func startProc(t *testing.T, dir, name string, vars map[string]string, args ...s
 	}
 	cmd := exec.Command(binPath, args...)
 	cmd.Env = envList(vars)
+	// The scenario's directory is the working directory: the embedded
+	// application database (DATA_DIR's default, ./data) is the scenario's
+	// own, shared by its serve and worker processes.
+	cmd.Dir = dir
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		f.Close()
