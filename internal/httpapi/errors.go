@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 )
 
 // Error is an error with an HTTP status and a message safe to show the
@@ -14,6 +16,9 @@ type Error struct {
 	Status  int    // HTTP status; 500 when 0
 	Message string // shown to the client
 	Err     error  // logged only
+	// RetryAfter, when positive, is sent as a Retry-After header (whole
+	// seconds, at least 1): the request may succeed if sent again then.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -64,6 +69,9 @@ func Handle(logger *slog.Logger, h HandlerFunc) http.Handler {
 			level = slog.LevelError
 		}
 		logger.Log(r.Context(), level, "http error", "method", r.Method, "path", r.URL.Path, "status", status, "error", err.Error())
+		if apiErr.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(max(1, int((apiErr.RetryAfter+time.Second-1)/time.Second))))
+		}
 		WriteError(w, status, apiErr.Message)
 	})
 }

@@ -80,7 +80,19 @@ type DispatcherConfig struct {
 	Logger *slog.Logger
 	// Observer is told about every job. Defaults to none.
 	Observer Observer
+	// MaxInline bounds the jobs run in-process at once (degraded mode):
+	// one more is refused with ErrInlineBusy (HTTP 503 + Retry-After)
+	// rather than queued in memory, where a crash would lose it.
+	// Defaults to DefaultMaxInline.
+	MaxInline int
 }
+
+// DefaultMaxInline is DispatcherConfig.MaxInline's default.
+const DefaultMaxInline = 16
+
+// ErrInlineBusy: Redis is unavailable and MaxInline jobs already run
+// in-process; the job was not accepted (retry in a moment).
+var ErrInlineBusy = errors.New("jobs: Redis is unavailable and the in-process job runner is busy; retry in a moment")
 
 // EnqueueOptions are the per-job options a caller may set. A nil
 // *EnqueueOptions means the queue's defaults.
@@ -147,6 +159,7 @@ type Dispatcher struct {
 	obs      Observer
 	queues   map[string]*queue.Queue
 	degraded atomic.Bool
+	inline   chan struct{} // one token per job running in-process
 }
 
 // NewDispatcher returns a dispatcher for the registry's queues. r may be
@@ -169,8 +182,11 @@ func NewDispatcher(reg *Registry, r Redis, cfg *DispatcherConfig) (*Dispatcher, 
 	if c.SyncTimeout == 0 {
 		c.SyncTimeout = 30 * time.Second
 	}
-	if c.AddTimeout < 0 || c.SyncTimeout < 0 {
-		return nil, errors.New("jobs: AddTimeout and SyncTimeout must not be negative")
+	if c.AddTimeout < 0 || c.SyncTimeout < 0 || c.MaxInline < 0 {
+		return nil, errors.New("jobs: AddTimeout, SyncTimeout and MaxInline must not be negative")
+	}
+	if c.MaxInline == 0 {
+		c.MaxInline = DefaultMaxInline
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
@@ -178,7 +194,8 @@ func NewDispatcher(reg *Registry, r Redis, cfg *DispatcherConfig) (*Dispatcher, 
 	if c.Observer == nil {
 		c.Observer = nopObserver{}
 	}
-	d := &Dispatcher{reg: reg, redis: r, cfg: c, log: c.Logger, obs: c.Observer, queues: map[string]*queue.Queue{}}
+	d := &Dispatcher{reg: reg, redis: r, cfg: c, log: c.Logger, obs: c.Observer, queues: map[string]*queue.Queue{},
+		inline: make(chan struct{}, c.MaxInline)}
 	if r != nil && r.Client() != nil {
 		for _, n := range reg.Names() {
 			q, err := queue.NewQueue(r.Client(), n, &queue.QueueOptions{Prefix: c.Prefix, MaxDataSize: MaxPayloadSize, Logger: c.Logger})
@@ -305,6 +322,13 @@ func (d *Dispatcher) enterDegraded(reason string) {
 
 // runSync runs the handler in-process with the job's attempts and backoff.
 func (d *Dispatcher) runSync(ctx context.Context, spec *Spec, name string, data json.RawMessage, ao *queue.AddOptions) (*Result, error) {
+	select {
+	case d.inline <- struct{}{}:
+		defer func() { <-d.inline }()
+	default:
+		d.obs.JobEnqueued(spec.Name, "busy")
+		return nil, ErrInlineBusy
+	}
 	d.obs.JobEnqueued(spec.Name, string(ModeSync))
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.SyncTimeout)
 	defer cancel()

@@ -124,6 +124,8 @@ func httpError(err error) error {
 		return &httpapi.Error{Status: http.StatusNotFound, Message: "job not found", Err: err}
 	case errors.Is(err, ErrRedisUnavailable):
 		return &httpapi.Error{Status: http.StatusServiceUnavailable, Message: trimPrefix(err.Error()), Err: err}
+	case errors.Is(err, ErrInlineBusy):
+		return &httpapi.Error{Status: http.StatusServiceUnavailable, Message: trimPrefix(err.Error()), Err: err, RetryAfter: time.Second}
 	case errors.As(err, &jf):
 		if errors.Is(err, ErrInvalidPayload) {
 			return &httpapi.Error{Status: http.StatusBadRequest, Message: truncate(jf.Error(), 500), Err: err}
