@@ -260,18 +260,6 @@ func startWorker(t *testing.T, dir, name, redisURL string, concurrency int, vars
 	return p
 }
 
-// binaryReads reports whether the binary reads the environment variable
-// name: with an invalid value, a binary that knows it refuses the
-// configuration (exit 2 naming it) before it looks at its flags.
-func binaryReads(name string) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binPath, "worker", "--queues", "chaos-no-such-queue")
-	cmd.Env = envList(map[string]string{"REDIS_URL": "redis://127.0.0.1:1", name: "not-a-duration"})
-	out, _ := cmd.CombinedOutput()
-	return bytes.Contains(out, []byte(name))
-}
-
 // ---------------------------------------------------------------- the ledger
 
 // The suite's key prefix and queue: analytics, whose handler is pure

@@ -320,27 +320,21 @@ func warnedNoPersistence(p *proc) bool {
 // held come back after its locks expire and a stalled check runs.
 func TestWorkerKill(t *testing.T) {
 	vars := map[string]string{}
-	lock, stalled := 30*time.Second, 30*time.Second // queue package defaults
-	reads := binaryReads("WORKER_LOCK_DURATION") && binaryReads("WORKER_STALLED_INTERVAL")
-	if !full && !reads {
-		record(t, tally{Fault: "worker SIGKILL mid-run", Recovery: "-", Note: "skipped in the short run: the binary does not read WORKER_LOCK_DURATION/WORKER_STALLED_INTERVAL yet (30 s defaults make it too long); CHAOS_FULL=1 runs it"})
-		t.Skip("binary does not read WORKER_LOCK_DURATION / WORKER_STALLED_INTERVAL: run with CHAOS_FULL=1")
+	if !full {
+		// Short run: a short lock and stalled interval keep recovery brief.
+		vars["WORKER_LOCK_DURATION"], vars["WORKER_STALLED_INTERVAL"] = "4s", "2s"
 	}
-	if reads {
-		if !full {
-			vars["WORKER_LOCK_DURATION"], vars["WORKER_STALLED_INTERVAL"] = "4s", "2s"
+	for _, k := range []string{"WORKER_LOCK_DURATION", "WORKER_STALLED_INTERVAL"} {
+		if v := os.Getenv(k); v != "" {
+			vars[k] = v
 		}
-		for k, v := range map[string]string{"WORKER_LOCK_DURATION": os.Getenv("WORKER_LOCK_DURATION"), "WORKER_STALLED_INTERVAL": os.Getenv("WORKER_STALLED_INTERVAL")} {
-			if v != "" {
-				vars[k] = v
-			}
-		}
-		if d, err := time.ParseDuration(vars["WORKER_LOCK_DURATION"]); err == nil {
-			lock = d
-		}
-		if d, err := time.ParseDuration(vars["WORKER_STALLED_INTERVAL"]); err == nil {
-			stalled = d
-		}
+	}
+	lock, stalled := 30*time.Second, 30*time.Second // the binary's defaults
+	if d, err := time.ParseDuration(vars["WORKER_LOCK_DURATION"]); err == nil {
+		lock = d
+	}
+	if d, err := time.ParseDuration(vars["WORKER_STALLED_INTERVAL"]); err == nil {
+		stalled = d
 	}
 	dir := logDir(t)
 	srv := redistest.Start(t, nil)
