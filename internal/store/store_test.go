@@ -1,4 +1,4 @@
-package store
+package store_test
 
 import (
 	"context"
@@ -8,6 +8,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/zyeute/zyeute-redis/internal/store"
+	"github.com/zyeute/zyeute-redis/internal/store/storetest"
 )
 
 func day(s string) time.Time {
@@ -19,7 +22,7 @@ func day(s string) time.Time {
 }
 
 func TestOpenMigratesAndReopens(t *testing.T) {
-	backends(t, func(t *testing.T, s *Store) {
+	storetest.Backends(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		for _, table := range []string{"users", "videos", "engagement_events", "engagement_daily", "engagement_viewers", "memories", "privacy_requests", "audit_log", "wallet_transfers", "sync_cursors"} {
 			var n int
@@ -31,7 +34,7 @@ func TestOpenMigratesAndReopens(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Applying the migrations again (a second process starting) is a no-op.
-		if err := s.migrate(ctx); err != nil {
+		if err := store.Migrate(ctx, s); err != nil {
 			t.Fatalf("second migrate: %v", err)
 		}
 	})
@@ -39,18 +42,18 @@ func TestOpenMigratesAndReopens(t *testing.T) {
 
 func TestOpenSQLiteDefaultPathAndReopen(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "nested", "data")
-	s, err := Open(context.Background(), Config{DataDir: dir})
+	s, err := store.Open(context.Background(), store.Config{DataDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !s.Embedded() || s.Where() != filepath.Join(dir, DefaultFile) {
+	if !s.Embedded() || s.Where() != filepath.Join(dir, store.DefaultFile) {
 		t.Fatalf("embedded=%v where=%q", s.Embedded(), s.Where())
 	}
-	if err := s.UpsertUser(context.Background(), User{ID: "u1", CreatedAt: time.Now()}); err != nil {
+	if err := s.UpsertUser(context.Background(), store.User{ID: "u1", CreatedAt: time.Now()}); err != nil {
 		t.Fatal(err)
 	}
 	_ = s.Close()
-	s, err = Open(context.Background(), Config{DataDir: dir})
+	s, err = store.Open(context.Background(), store.Config{DataDir: dir})
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}
@@ -64,7 +67,7 @@ func TestOpenSQLiteDefaultPathAndReopen(t *testing.T) {
 func TestOpenPostgresUnreachableSaysWhereWithoutPassword(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	_, err := Open(ctx, Config{URL: "postgres://app:s3cret-pw@127.0.0.1:1/zyeute?sslmode=disable&connect_timeout=2"})
+	_, err := store.Open(ctx, store.Config{URL: "postgres://app:s3cret-pw@127.0.0.1:1/zyeute?sslmode=disable&connect_timeout=2"})
 	if err == nil {
 		t.Fatal("opened a database on port 1")
 	}
@@ -74,9 +77,9 @@ func TestOpenPostgresUnreachableSaysWhereWithoutPassword(t *testing.T) {
 }
 
 func TestApplyEventsIdempotentRollups(t *testing.T) {
-	backends(t, func(t *testing.T, s *Store) {
+	storetest.Backends(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		batch := []Event{
+		batch := []store.Event{
 			{ID: "e1", Type: "view", VideoID: "v1", UserID: "alice", WatchMS: 1000, At: day("2026-11-01")},
 			{ID: "e2", Type: "view", VideoID: "v1", UserID: "alice", WatchMS: 500, At: day("2026-11-01")},
 			{ID: "e3", Type: "view", VideoID: "v1", UserID: "bob", WatchMS: 250, At: day("2026-11-01")},
@@ -91,15 +94,15 @@ func TestApplyEventsIdempotentRollups(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res != (ApplyResult{Applied: 9}) {
+		if res != (store.ApplyResult{Applied: 9}) {
 			t.Fatalf("first apply: %+v", res)
 		}
 		// At-least-once delivery: the same batch again, and an overlapping one.
-		if res, err = s.ApplyEvents(ctx, batch); err != nil || res != (ApplyResult{Duplicates: 9}) {
+		if res, err = s.ApplyEvents(ctx, batch); err != nil || res != (store.ApplyResult{Duplicates: 9}) {
 			t.Fatalf("second apply: %+v, %v", res, err)
 		}
-		more := []Event{batch[0], {ID: "e10", Type: "view", VideoID: "v1", UserID: "alice", WatchMS: 1, At: day("2026-11-03")}}
-		if res, err = s.ApplyEvents(ctx, more); err != nil || res != (ApplyResult{Applied: 1, Duplicates: 1}) {
+		more := []store.Event{batch[0], {ID: "e10", Type: "view", VideoID: "v1", UserID: "alice", WatchMS: 1, At: day("2026-11-03")}}
+		if res, err = s.ApplyEvents(ctx, more); err != nil || res != (store.ApplyResult{Applied: 1, Duplicates: 1}) {
 			t.Fatalf("overlapping apply: %+v, %v", res, err)
 		}
 
@@ -107,17 +110,17 @@ func TestApplyEventsIdempotentRollups(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []DayCounts{
+		want := []store.DayCounts{
 			{Day: "2026-10-31"},
-			{Day: "2026-11-01", Counts: Counts{Views: 4, Likes: 1, WatchMS: 1750, UniqueViewers: 2}},
+			{Day: "2026-11-01", Counts: store.Counts{Views: 4, Likes: 1, WatchMS: 1750, UniqueViewers: 2}},
 			{Day: "2026-11-02"},
-			{Day: "2026-11-03", Counts: Counts{Views: 2, Shares: 1, Comments: 1, WatchMS: 101, UniqueViewers: 2}},
+			{Day: "2026-11-03", Counts: store.Counts{Views: 2, Shares: 1, Comments: 1, WatchMS: 101, UniqueViewers: 2}},
 		}
 		if fmt.Sprint(st.Days) != fmt.Sprint(want) {
 			t.Fatalf("days = %+v\nwant   %+v", st.Days, want)
 		}
 		// alice viewed on both days: counted once over the range.
-		if wantT := (Counts{Views: 6, Likes: 1, Shares: 1, Comments: 1, WatchMS: 1851, UniqueViewers: 3}); st.Totals != wantT {
+		if wantT := (store.Counts{Views: 6, Likes: 1, Shares: 1, Comments: 1, WatchMS: 1851, UniqueViewers: 3}); st.Totals != wantT {
 			t.Fatalf("totals = %+v, want %+v", st.Totals, wantT)
 		}
 		if st.UniqueViewers != "exact" {
@@ -135,11 +138,11 @@ func TestApplyEventsIdempotentRollups(t *testing.T) {
 // Concurrent workers applying overlapping batches (the same job delivered
 // twice at once) still count each event once.
 func TestApplyEventsConcurrentDuplicates(t *testing.T) {
-	backends(t, func(t *testing.T, s *Store) {
+	storetest.Backends(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		var batch []Event
+		var batch []store.Event
 		for i := range 200 {
-			batch = append(batch, Event{ID: fmt.Sprintf("c%d", i), Type: "view", VideoID: fmt.Sprintf("v%d", i%7), UserID: fmt.Sprintf("u%d", i%13), WatchMS: 10, At: day("2026-11-05")})
+			batch = append(batch, store.Event{ID: fmt.Sprintf("c%d", i), Type: "view", VideoID: fmt.Sprintf("v%d", i%7), UserID: fmt.Sprintf("u%d", i%13), WatchMS: 10, At: day("2026-11-05")})
 		}
 		var wg sync.WaitGroup
 		errs := make(chan error, 4)
@@ -166,9 +169,9 @@ func TestApplyEventsConcurrentDuplicates(t *testing.T) {
 }
 
 func TestMemoriesReplacePerUserDay(t *testing.T) {
-	backends(t, func(t *testing.T, s *Store) {
+	storetest.Backends(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		m1 := []MemoryRow{{VideoID: "a", Kind: "on_this_day", YearsAgo: 1, Score: 10, Rank: 1, VideoCreatedAt: day("2025-11-29")},
+		m1 := []store.MemoryRow{{VideoID: "a", Kind: "on_this_day", YearsAgo: 1, Score: 10, Rank: 1, VideoCreatedAt: day("2025-11-29")},
 			{VideoID: "b", Kind: "top_moment", Score: 5.5, Rank: 2, VideoCreatedAt: day("2026-01-02")}}
 		for range 2 {
 			if err := s.ReplaceMemories(ctx, "u1", "2026-11-29", m1); err != nil {
@@ -197,9 +200,9 @@ func TestMemoriesReplacePerUserDay(t *testing.T) {
 }
 
 func TestUserVideosEngagement(t *testing.T) {
-	backends(t, func(t *testing.T, s *Store) {
+	storetest.Backends(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		if err := s.UpsertVideo(ctx, Video{ID: "v1", UserID: "u1", Title: "t", CreatedAt: day("2024-11-29")}); err != nil {
+		if err := s.UpsertVideo(ctx, store.Video{ID: "v1", UserID: "u1", Title: "t", CreatedAt: day("2024-11-29")}); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.RegisterVideo(ctx, "v2", "u1", day("2026-01-01")); err != nil {
@@ -208,7 +211,7 @@ func TestUserVideosEngagement(t *testing.T) {
 		if err := s.RegisterVideo(ctx, "other", "u2", day("2026-01-01")); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.ApplyEvents(ctx, []Event{{ID: "x", Type: "like", VideoID: "v1", At: day("2026-02-01")},
+		if _, err := s.ApplyEvents(ctx, []store.Event{{ID: "x", Type: "like", VideoID: "v1", At: day("2026-02-01")},
 			{ID: "y", Type: "view", VideoID: "v1", At: day("2026-03-01")}}); err != nil {
 			t.Fatal(err)
 		}
@@ -228,15 +231,15 @@ func TestUserVideosEngagement(t *testing.T) {
 
 // More events than one INSERT holds, and an id repeated inside a batch.
 func TestApplyEventsChunksAndRepeatedIDs(t *testing.T) {
-	backends(t, func(t *testing.T, s *Store) {
+	storetest.Backends(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		var batch []Event
+		var batch []store.Event
 		for i := range 1200 {
-			batch = append(batch, Event{ID: fmt.Sprintf("k%d", i), Type: "like", VideoID: "v", At: day("2026-11-06")})
+			batch = append(batch, store.Event{ID: fmt.Sprintf("k%d", i), Type: "like", VideoID: "v", At: day("2026-11-06")})
 		}
 		batch = append(batch, batch[3], batch[1100])
 		res, err := s.ApplyEvents(ctx, batch)
-		if err != nil || res != (ApplyResult{Applied: 1200, Duplicates: 2}) {
+		if err != nil || res != (store.ApplyResult{Applied: 1200, Duplicates: 2}) {
 			t.Fatalf("%+v, %v", res, err)
 		}
 		st, err := s.VideoStats(ctx, "v", "2026-11-06", "2026-11-06")
@@ -247,13 +250,13 @@ func TestApplyEventsChunksAndRepeatedIDs(t *testing.T) {
 }
 
 func TestTransfersIdempotentWithCursor(t *testing.T) {
-	backends(t, func(t *testing.T, s *Store) {
+	storetest.Backends(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
 		const w = "0xabc0000000000000000000000000000000000001"
 		if _, ok, err := s.SyncCursor(ctx, "ethereum", w); ok || err != nil {
 			t.Fatalf("fresh cursor: %v %v", ok, err)
 		}
-		batch := []Transfer{
+		batch := []store.Transfer{
 			{Chain: "ethereum", TxHash: "0x01", LogIndex: -1, Wallet: w, BlockNumber: 10, From: w, To: "0xdef", Amount: "1000000000000000000"},
 			{Chain: "ethereum", TxHash: "0x02", LogIndex: 3, Wallet: w, BlockNumber: 12, From: "0xdef", To: w, Token: "0xtoken", Amount: "115792089237316195423570985008687907853269984665640564039457584007913129639935"},
 		}
@@ -280,11 +283,11 @@ func TestTransfersIdempotentWithCursor(t *testing.T) {
 // Overlapping batches in opposite orders, applied concurrently, neither
 // deadlock nor double count.
 func TestApplyEventsOppositeOrders(t *testing.T) {
-	backends(t, func(t *testing.T, s *Store) {
+	storetest.Backends(t, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
-		var fwd, rev []Event
+		var fwd, rev []store.Event
 		for i := range 1000 {
-			fwd = append(fwd, Event{ID: fmt.Sprintf("o%04d", i), Type: "share", VideoID: fmt.Sprintf("v%d", i%5), At: day("2026-11-07")})
+			fwd = append(fwd, store.Event{ID: fmt.Sprintf("o%04d", i), Type: "share", VideoID: fmt.Sprintf("v%d", i%5), At: day("2026-11-07")})
 		}
 		for i := len(fwd) - 1; i >= 0; i-- {
 			rev = append(rev, fwd[i])
@@ -292,7 +295,7 @@ func TestApplyEventsOppositeOrders(t *testing.T) {
 		for round := range 20 {
 			var wg sync.WaitGroup
 			errs := make(chan error, 2)
-			for _, b := range [][]Event{fwd, rev} {
+			for _, b := range [][]store.Event{fwd, rev} {
 				wg.Go(func() {
 					if _, err := s.ApplyEvents(ctx, b); err != nil {
 						errs <- err
