@@ -119,20 +119,8 @@ func (c *Cluster) startNode() *Server {
 		// Replicas sync at once (the default waits 5s for more replicas).
 		"--repl-diskless-sync-delay", "0",
 	}, c.opts.Args...)
-	var lastErr error
-	for attempt := 0; attempt < 5; attempt++ {
-		port, err := clusterPort()
-		if err != nil {
-			t.Fatalf("redistest: %v", err)
-		}
-		s.port = port
-		if lastErr = s.start(); lastErr == nil {
-			t.Cleanup(s.Kill)
-			return s
-		}
-	}
-	t.Fatalf("redistest: starting cluster node: %v", lastErr)
-	return nil
+	s.startOnFreePort(t, clusterPort, "cluster node")
+	return s
 }
 
 func nodeClient(s *Server) *redis.Client {

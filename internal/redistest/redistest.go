@@ -93,20 +93,28 @@ func Start(t testing.TB, opts *Options) *Server {
 			t.Fatalf("redistest: generating TLS material: %v", err)
 		}
 	}
+	s.startOnFreePort(t, FreePort, "redis-server")
+	return s
+}
+
+// startOnFreePort starts s on a port from freePort, trying again (5 times
+// in all) when another process took the port first; the server is killed
+// at cleanup.
+func (s *Server) startOnFreePort(t testing.TB, freePort func() (int, error), what string) {
+	t.Helper()
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
-		port, err := FreePort()
+		port, err := freePort()
 		if err != nil {
 			t.Fatalf("redistest: %v", err)
 		}
 		s.port = port
 		if lastErr = s.start(); lastErr == nil {
 			t.Cleanup(s.Kill)
-			return s
+			return
 		}
 	}
-	t.Fatalf("redistest: starting redis-server: %v", lastErr)
-	return nil
+	t.Fatalf("redistest: starting %s: %v", what, lastErr)
 }
 
 // FreePort asks the kernel for a free loopback TCP port.
