@@ -6,6 +6,7 @@
 -- ARGV[1] start  ARGV[2] end  ARGV[3] "1" oldest first  ARGV[4] max reads
 -- ARGV[5…] state key suffixes (wait, paused, active, delayed, …)
 -- Returns, per state, a list of {id, {field, value, …}}.
+--@include "common"
 local base = KEYS[1]
 local first, last = tonumber(ARGV[1]), tonumber(ARGV[2])
 local oldestFirst = ARGV[3] == '1'
@@ -40,22 +41,6 @@ local function slice(key, s, a, b, len)
   return redis.call('ZREVRANGE', key, a, b)
 end
 
--- The legacy "0:…" marker at a wait/paused list's tail is popped first;
--- returns the list's length after that, nil when there was none.
-local function dropMarker(key, s)
-  if s ~= 'wait' and s ~= 'paused' then return nil end
-  local tail = redis.call('LINDEX', key, -1)
-  if tail and string.sub(tail, 1, 2) == '0:' then
-    local n = redis.call('LLEN', key)
-    if n > 1 then
-      redis.call('RPOP', key)
-      return n - 1
-    end
-    return 0
-  end
-  return nil
-end
-
 local function add(entries, id)
   local h = redis.call('HGETALL', base .. id)
   if #h > 0 then entries[#entries + 1] = {id, h} end
@@ -64,7 +49,8 @@ end
 local function collect(s)
   local key = base .. s
   local entries = {}
-  local len = dropMarker(key, s)
+  local len = nil
+  if s == 'wait' or s == 'paused' then len = dropLegacyMarker(key) end
   if oldestFirst and isList(s) and first >= 0 and last >= 0 and len == nil then
     len = redis.call('LLEN', key)
   end

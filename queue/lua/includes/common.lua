@@ -134,3 +134,19 @@ local function removeJobKeys(jobKey, ...)
   return redis.call('DEL', jobKey, jobKey .. ':logs', jobKey .. ':dependencies',
     jobKey .. ':processed', jobKey .. ':failed', jobKey .. ':unsuccessful', ...)
 end
+
+-- A v5 "0:…" marker at the tail of a wait/paused list is popped (as Node's
+-- getters do); returns the list's length after that, nil when there was
+-- no marker.
+local function dropLegacyMarker(key)
+  local tail = redis.call('LINDEX', key, -1)
+  if tail and string.sub(tail, 1, 2) == '0:' then
+    local n = redis.call('LLEN', key)
+    if n > 1 then
+      redis.call('RPOP', key)
+      return n - 1
+    end
+    return 0
+  end
+  return nil
+end
