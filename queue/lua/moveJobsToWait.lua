@@ -17,20 +17,7 @@ if #ids > 0 then
     for _, id in ipairs(ids) do
       local jobKey = KEYS[1] .. id
       redis.call('HDEL', jobKey, 'finishedOn', 'processedOn', field)
-      -- A flow child goes back among its parent's pending dependencies.
-      local parentKey = redis.call('HGET', jobKey, 'parentKey')
-      if parentKey and redis.call('EXISTS', parentKey) == 1 then
-        local back
-        if state == 'failed' then
-          back = redis.call('ZREM', parentKey .. ':unsuccessful', jobKey) == 1 or
-            redis.call('HDEL', parentKey .. ':failed', jobKey) == 1
-        else
-          back = redis.call('HDEL', parentKey .. ':processed', jobKey) == 1
-        end
-        if back then
-          redis.call('SADD', parentKey .. ':dependencies', jobKey)
-        end
-      end
+      restoreDependency(jobKey, state)
     end
   end
   local maxLen = maxEvents(KEYS[6])

@@ -20,20 +20,6 @@ redis.call('HDEL', jobKey, unpack(clear))
 local pm = pausedOrMaxed(KEYS[5], KEYS[6])
 local prio = tonumber(redis.call('HGET', jobKey, 'priority')) or 0
 enqueueReady(KEYS[4], KEYS[8], KEYS[9], KEYS[7], id, prio, ARGV[2] == '1', pm)
--- A flow child goes back among its parent's pending dependencies (a parent
--- that already left waiting-children stays where it is).
-local parentKey = redis.call('HGET', jobKey, 'parentKey')
-if parentKey and redis.call('EXISTS', parentKey) == 1 then
-  local back
-  if ARGV[4] == 'failed' then
-    back = redis.call('ZREM', parentKey .. ':unsuccessful', jobKey) == 1 or
-      redis.call('HDEL', parentKey .. ':failed', jobKey) == 1
-  else
-    back = redis.call('HDEL', parentKey .. ':processed', jobKey) == 1
-  end
-  if back then
-    redis.call('SADD', parentKey .. ':dependencies', jobKey)
-  end
-end
+restoreDependency(jobKey, ARGV[4])
 emit(KEYS[2], maxEvents(KEYS[5]), 'waiting', 'jobId', id, 'prev', ARGV[4])
 return 1

@@ -150,3 +150,22 @@ local function dropLegacyMarker(key)
   end
   return nil
 end
+
+-- A retried flow child (from state 'failed' or 'completed') goes back among
+-- its parent's pending dependencies, when the parent still exists and had
+-- recorded the child's outcome (a parent that already left
+-- waiting-children stays where it is).
+local function restoreDependency(jobKey, state)
+  local parentKey = redis.call('HGET', jobKey, 'parentKey')
+  if not parentKey or redis.call('EXISTS', parentKey) == 0 then return end
+  local back
+  if state == 'failed' then
+    back = redis.call('ZREM', parentKey .. ':unsuccessful', jobKey) == 1 or
+      redis.call('HDEL', parentKey .. ':failed', jobKey) == 1
+  else
+    back = redis.call('HDEL', parentKey .. ':processed', jobKey) == 1
+  end
+  if back then
+    redis.call('SADD', parentKey .. ':dependencies', jobKey)
+  end
+end
