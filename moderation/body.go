@@ -318,27 +318,27 @@ func readRequest(body io.Reader, sizeHint int64) (Content, error) {
 	return content, nil
 }
 
+// readNonEmpty reads a string value of at most max bytes (tooBig past
+// that) into dst; an empty one is refused.
+func (p *bodyParser) readNonEmpty(dst *string, max int, tooBig error) error {
+	buf := &limitedBuf{max: max, tooBig: tooBig}
+	if err := p.readString(buf); err != nil {
+		return err
+	}
+	*dst = validUTF8(buf.b)
+	if *dst == "" {
+		return contentError(ErrEmptyContent)
+	}
+	return nil
+}
+
 // readField reads the string value of field name into content.
 func (p *bodyParser) readField(name string, content *Content, sizeHint int64) error {
 	switch name {
 	case "text":
-		buf := &limitedBuf{max: MaxTextBytes, tooBig: contentError(ErrContentTooLarge)}
-		if err := p.readString(buf); err != nil {
-			return err
-		}
-		content.Text = validUTF8(buf.b)
-		if content.Text == "" {
-			return contentError(ErrEmptyContent)
-		}
+		return p.readNonEmpty(&content.Text, MaxTextBytes, contentError(ErrContentTooLarge))
 	case "image_url":
-		buf := &limitedBuf{max: MaxImageURLBytes, tooBig: contentError(ErrInvalidImageURL)}
-		if err := p.readString(buf); err != nil {
-			return err
-		}
-		content.ImageURL = validUTF8(buf.b)
-		if content.ImageURL == "" {
-			return contentError(ErrEmptyContent)
-		}
+		return p.readNonEmpty(&content.ImageURL, MaxImageURLBytes, contentError(ErrInvalidImageURL))
 	case "image_base64":
 		d := newB64Sink(sizeHint)
 		if err := p.readString(d); err != nil {
