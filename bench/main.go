@@ -1,6 +1,6 @@
 // Command bench runs our Go queue, Node BullMQ 6.7.0 and asynq side by side
 // on one private redis-server and reports throughput, latency, idle load and
-// Redis cost per job. See the README, "Benchmarks".
+// Redis cost per job. See docs/benchmarking.md.
 //
 //	cd bench && go run .            # full run (about 10 minutes)
 //	cd bench && go run . -smoke     # tiny N, one repetition (~30 s)

@@ -7,7 +7,7 @@ import (
 	"github.com/zyeute/zyeute-redis/queue"
 )
 
-// Deliberate divergence (README, "Reserved job ids"): Node BullMQ 6.7.0
+// Deliberate divergence (docs/http-api.md, "Reserved job ids"): Node BullMQ 6.7.0
 // accepts a custom id that names one of the queue's own keys and, when
 // that key does not exist yet, stores the job's hash in its place; the Go
 // producer refuses such ids, and Go readers never take that key for a job.

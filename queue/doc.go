@@ -54,6 +54,7 @@
 // removing flow jobs, Queue.Drain, Clean, Obliterate, recording metrics,
 // manual rate limiting, moving jobs by hand (MoveToFailed,
 // MoveToCompleted, moveToDelayed, moveToWaitingChildren), sandboxed
-// processors and custom backoff strategies. The README's "Not implemented
-// yet" list is the current account.
+// processors and custom backoff strategies. The "Not implemented yet" list
+// of docs/queues.md is the current account; docs/bullmq-protocol.md
+// describes the Redis layout this package writes.
 package queue
