@@ -232,7 +232,7 @@ func TestInterop14_DedupTTLGoProducer(t *testing.T) {
 		t.Fatalf("after expiry: Go %v Node %v (owner was %s)", g, n, ids[0])
 	}
 
-	ext := map[string]any{"id": "x", "ttl": 2000, "extend": true}
+	ext := map[string]any{"id": "x", "ttl": 30000, "extend": true} // long enough to outlive a loaded machine between add and snapshot
 	_, _, ids, st = compareSeq(t, e, "d14x", []dadd{{name: "a", de: ext}, {name: "b", de: ext}}, "x")
 	if ids[1] != ids[0] || st.DeKeys["x"] != ids[0]+"/ttl" || countEv(st.Events, "deduplicated") != 1 {
 		t.Fatalf("extend: ids %v state %+v", ids, st)
