@@ -381,3 +381,52 @@ func TestInteropGetDependenciesLikeNode(t *testing.T) {
 		t.Errorf("node result without ignored children: %s", nodeRes[0])
 	}
 }
+
+// TestInteropRemoveNodeFlow: on a flow added by Node's FlowProducer
+// (parent in one queue, two children in another), Go's GetDependencies
+// lists both children as pending; removing one child with KeepChildren
+// leaves the parent waiting for the other; removing the parent removes
+// the remaining child too; Node then finds neither (state unknown).
+func TestInteropRemoveNodeFlow(t *testing.T) {
+	e := newEnv(t)
+	pq, cq := e.queueName("nf-p"), e.queueName("nf-c")
+	p := startPeer(e.ctx, t, "flow", e.args(pq, map[string]any{"flow": map[string]any{
+		"name": "parent", "queueName": pq, "data": map[string]any{},
+		"children": []map[string]any{{"name": "c1", "queueName": cq, "data": map[string]any{}}, {"name": "c2", "queueName": cq, "data": map[string]any{}}},
+	}}))
+	m := p.waitType("flow", 20*time.Second)
+	if len(m.Children) != 2 {
+		t.Fatalf("flow children %v", m.Children)
+	}
+	parent, err := e.goQueue(pq).GetJob(e.ctx, m.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := parent.GetDependencies(e.ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sortedStrings([]string{e.key(cq, m.Children[0]), e.key(cq, m.Children[1])})
+	if mustJSON(t, sortedStrings(d.Unprocessed)) != mustJSON(t, want) {
+		t.Errorf("pending children %q, want %q", d.Unprocessed, want)
+	}
+	if err := e.goQueue(cq).RemoveWithOptions(e.ctx, m.Children[0], &queue.RemoveOptions{KeepChildren: true}); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := parent.GetState(e.ctx); st != queue.StateWaitingChildren {
+		t.Errorf("parent state after one child removed: %s", st)
+	}
+	if err := parent.Remove(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	jobs, _ := e.nodeInspect(cq, m.Children, nil)
+	pj, _ := e.nodeInspect(pq, []string{m.ID}, nil)
+	for id, j := range jobs {
+		if j.State != "unknown" || j.Job != nil {
+			t.Errorf("node sees child %s as %s", id, j.State)
+		}
+	}
+	if pj[m.ID].State != "unknown" {
+		t.Errorf("node sees the parent as %s", pj[m.ID].State)
+	}
+}
