@@ -77,6 +77,15 @@ func TestAdminBatchesAndValidation(t *testing.T) {
 	if err := (&Job{ID: "1", q: b.q}).MoveToCompleted(b.ctx, nil, "t"); err == nil {
 		t.Error("MoveToCompleted of a job not from GetNextJob accepted")
 	}
+	if err := w.Start(b.ctx); !errors.Is(err, ErrNoHandler) {
+		t.Errorf("Start without handler: %v", err)
+	}
+	if err := w.Close(b.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.GetNextJob(b.ctx, "t"); !errors.Is(err, ErrClosed) {
+		t.Errorf("GetNextJob after Close: %v", err)
+	}
 }
 
 func second[T any](_ T, err error) error { return err }

@@ -23,12 +23,19 @@ var ErrNoHandler = errors.New("queue: worker has no handler (manual processing: 
 // rate limit applies. It does not block: poll, or wait on QueueEvents
 // `waiting`. The lock lasts the worker's LockDuration; renew it with
 // Job.ExtendLock. The token must be unique per fetch (Node uses
-// "<uuid>:<n>"), and not "0" (reserved: no lock). Like a running worker,
+// "<uuid>:<n>"), and not "0" (reserved: no lock). After Close: ErrClosed.
+// Like a running worker,
 // GetNextJob creates a job scheduler's next iteration before returning
 // one of its iterations.
 func (w *Worker) GetNextJob(ctx context.Context, token string) (*Job, error) {
 	if token == "" || token == "0" {
 		return nil, optErr("token", "must be a non-empty lock token other than \"0\"")
+	}
+	w.mu.Lock()
+	closed := w.closed
+	w.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
 	}
 	r, err := w.moveToActive(ctx, token)
 	if err != nil {

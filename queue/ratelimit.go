@@ -53,7 +53,8 @@ func (w *Worker) RateLimit(ctx context.Context, d time.Duration) error {
 // back at the front of the queue (protocol §9.11) and makes this worker
 // wait for the limiter's TTL.
 func (w *Worker) moveLimitedBackToWait(job *Job, token string) {
-	ctx, cancel := context.WithTimeout(w.runCtx, 30*time.Second)
+	// Not cancelled by Close: the job must not be left active.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.runCtx), closeGrace)
 	defer cancel()
 	res, err := scriptMoveToWait.run(ctx, w.c, job.ID, w.wkeys, w.k.base, job.ID, token)
 	if err != nil {
