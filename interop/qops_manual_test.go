@@ -162,16 +162,16 @@ func TestInteropManualProcessingLikeNode(t *testing.T) {
 }
 
 // TestInteropRateLimitErrorLikeNode: a Go handler that calls
-// Worker.RateLimit(3s) and returns RateLimitError, and a Node processor
-// that calls worker.rateLimit(3000) and throws Worker.RateLimitError(),
+// Worker.RateLimit(5s) and returns RateLimitError, and a Node processor
+// that calls worker.rateLimit(5000) and throws Worker.RateLimitError(),
 // leave the same state on twin queues (job back in wait with no attempt
 // counted, `waiting` prev=active, limiter = MAX_SAFE_INTEGER), and each
-// worker runs the job again only after the limit (≥ 2.5 s later), still
+// worker runs the job again only after the limit (≥ 4 s later), still
 // with attemptsMade 0.
 func TestInteropRateLimitErrorLikeNode(t *testing.T) {
 	e := newEnv(t)
 	goQ, nodeQ := e.queueName("rl-g"), e.queueName("rl-n")
-	spec := []nodeJobSpec{{Name: "r", Data: map[string]any{"rateLimitMs": 3000}}}
+	spec := []nodeJobSpec{{Name: "r", Data: map[string]any{"rateLimitMs": 5000}}}
 	e.nodeAdd(goQ, spec)
 	e.nodeAdd(nodeQ, spec)
 
@@ -186,8 +186,8 @@ func TestInteropRateLimitErrorLikeNode(t *testing.T) {
 	backInWait(nodeQ)
 	nk, ne := dumpQueue(t, e, nodeQ)
 	again := p.waitType("started", 30*time.Second)
-	if again.TS-lim.TS < 2500 {
-		t.Errorf("node ran the job again %d ms after the rate limit of 3000 ms", again.TS-lim.TS)
+	if again.TS-lim.TS < 4000 {
+		t.Errorf("node ran the job again %d ms after the rate limit of 5000 ms", again.TS-lim.TS)
 	}
 
 	var mu sync.Mutex
@@ -202,7 +202,7 @@ func TestInteropRateLimitErrorLikeNode(t *testing.T) {
 		first := len(starts) == 1
 		mu.Unlock()
 		if first {
-			if err := w.RateLimit(ctx, 3*time.Second); err != nil {
+			if err := w.RateLimit(ctx, 5*time.Second); err != nil {
 				return nil, err
 			}
 			limited <- time.Now()
@@ -238,7 +238,7 @@ func TestInteropRateLimitErrorLikeNode(t *testing.T) {
 	})
 	mu.Lock()
 	defer mu.Unlock()
-	if len(starts) != 2 || starts[1].Sub(limitedAt) < 2500*time.Millisecond || atms[1] != 0 {
+	if len(starts) != 2 || starts[1].Sub(limitedAt) < 4000*time.Millisecond || atms[1] != 0 {
 		t.Errorf("Go runs at %v (limited at %v), attemptsMade %v", starts, limitedAt, atms)
 	}
 }
