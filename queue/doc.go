@@ -20,17 +20,22 @@
 // administers the queue (Pause, Resume, SetGlobalConcurrency,
 // SetGlobalRateLimit), reads it (GetJob, GetState, GetJobs, GetJobCounts,
 // GetJobLogs, GetWorkers, GetMetrics) and moves or removes jobs (RetryJobs,
-// PromoteJobs, Remove, RemoveJobEvents). A Job read from the queue can be changed
-// (UpdateData, ChangePriority, ChangeDelay, Promote, Retry, Remove) and a
-// flow parent read (GetChildrenValues, GetIgnoredChildrenFailures).
+// PromoteJobs, Remove, RemoveJobEvents, Drain, Clean, Obliterate, RateLimit).
+// A Job read from the queue can be changed (UpdateData, ChangePriority,
+// ChangeDelay, Promote, Retry, Remove with or without its flow children)
+// and a flow parent read (GetChildrenValues, GetIgnoredChildrenFailures,
+// GetDependencies).
 //
 // # Worker
 //
 // A Worker runs a Handler for each job, Concurrency at a time, renewing
 // locks and recovering stalled jobs (Node's or Go's). It honours the
 // queue's pause, global concurrency and rate limits, retries with backoff,
-// and fails jobs for good with Unrecoverable. Close waits for running jobs
-// until its context ends.
+// and fails jobs for good with Unrecoverable; a handler can rate-limit the
+// queue (Worker.RateLimit, then return RateLimitError). Close waits for
+// running jobs until its context ends. A Worker built without a Handler
+// processes by hand: GetNextJob, Job.ExtendLock, Job.MoveToCompleted,
+// Job.MoveToFailed.
 //
 // # Events
 //
@@ -51,10 +56,9 @@
 // # Not supported
 //
 // Adding flows from Go (no FlowProducer), creating job schedulers from Go,
-// removing flow jobs, Queue.Drain, Clean, Obliterate, recording metrics,
-// manual rate limiting, moving jobs by hand (MoveToFailed,
-// MoveToCompleted, moveToDelayed, moveToWaitingChildren), sandboxed
-// processors and custom backoff strategies. The "Not implemented yet" list
-// of docs/queues.md is the current account; docs/bullmq-protocol.md
-// describes the Redis layout this package writes.
+// recording metrics, moving jobs by hand to delayed or waiting-children
+// (moveToDelayed, moveToWaitingChildren), sandboxed processors and custom
+// backoff strategies. The "Not implemented yet" list of docs/queues.md is
+// the current account; docs/bullmq-protocol.md describes the Redis layout
+// this package writes.
 package queue

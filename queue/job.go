@@ -56,6 +56,7 @@ type Job struct {
 	// worker-side state, set for jobs handed to a handler.
 	q     *Queue
 	token string
+	w     *Worker // set by Worker.GetNextJob (manual processing)
 }
 
 // Unmarshal decodes the job's data into v.

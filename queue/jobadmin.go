@@ -157,28 +157,51 @@ var scriptRemove = newScript("remove")
 
 // Errors of Remove.
 var (
-	// ErrJobLocked: a worker holds the job; it cannot be removed now.
+	// ErrJobLocked: a worker holds the job (or, removing children, one of
+	// its pending descendants); it cannot be removed now.
 	ErrJobLocked = errors.New("queue: job is being processed (locked)")
-	// ErrFlowJob: the job is a flow parent or child; Remove does not
-	// handle flows yet.
+	// ErrFlowJob is no longer returned: Remove handles flow parents and
+	// children. Kept for callers that still test for it.
 	ErrFlowJob = errors.New("queue: job is part of a flow, not supported by Remove")
 )
 
-// Remove deletes job id, its sub-keys (logs, flow bookkeeping) and the
-// deduplication keys it owns (`de:<id>`, `dn:<id>`), as Node's
-// queue.remove(id) does, emitting `removed` with prev = the state it left
-// (`wait`, `delayed`, `prioritized`, `completed`, `failed`, `paused`…).
-// It returns ErrJobLocked while a worker holds the job, ErrSchedulerJob for
-// the next iteration of a job scheduler (older iterations can be removed),
-// ErrFlowJob for a flow parent or child, ErrJobNotFound when there is
-// nothing to remove.
+// RemoveOptions tune Queue.RemoveWithOptions. A nil *RemoveOptions means
+// the defaults (Node's).
+type RemoveOptions struct {
+	// KeepChildren leaves a flow parent's children in place (Node's
+	// removeChildren: false). Defaults to false: the children (processed,
+	// failed, pending), and theirs, are removed too.
+	KeepChildren bool
+}
+
+// Remove deletes job id as Node's queue.remove(id) does (removeChildren
+// true); see RemoveWithOptions.
 func (q *Queue) Remove(ctx context.Context, id string) error {
+	return q.RemoveWithOptions(ctx, id, nil)
+}
+
+// RemoveWithOptions deletes job id, its sub-keys (logs, flow bookkeeping)
+// and the deduplication keys it owns (`de:<id>`, `dn:<id>`), as Node's
+// queue.remove(id, {removeChildren}), emitting `removed` with prev = the
+// state it left (`wait`, `delayed`, `prioritized`, `completed`, `failed`,
+// `waiting-children`, `paused`…) for each job removed.
+//
+// Flows: a removed child leaves its parent's dependencies; when it was the
+// last one and the parent is waiting for its children, the parent moves to
+// its wait (`waiting` prev=`waiting-children`). A parent's children are
+// removed first, recursively, across queues, unless opts.KeepChildren.
+//
+// It returns ErrJobLocked while a worker holds the job (or, removing
+// children, one of its pending descendants) and nothing is removed,
+// ErrSchedulerJob for the next iteration of a job scheduler (older
+// iterations can be removed), ErrJobNotFound when there is nothing to
+// remove.
+func (q *Queue) RemoveWithOptions(ctx context.Context, id string, opts *RemoveOptions) error {
 	if !mayBeJobID(id) {
 		return codeError("remove", id, -1)
 	}
-	k := q.k
-	res, err := scriptRemove.run(ctx, q.c, id, []string{k.completed(), k.waitingChildren(), k.delayed(), k.failed(),
-		k.prioritized(), k.wait(), k.paused(), k.active(), k.events(), k.meta(), k.repeat()}, k.base, id)
+	withChildren := opts == nil || !opts.KeepChildren
+	res, err := scriptRemove.run(ctx, q.c, id, []string{q.k.meta()}, q.k.base, id, boolArg(withChildren))
 	if err != nil {
 		return err
 	}
@@ -187,19 +210,22 @@ func (q *Queue) Remove(ctx context.Context, id string) error {
 		return nil
 	case 0:
 		return fmt.Errorf("queue: remove job %s: %w", id, ErrJobLocked)
-	case 2:
-		return fmt.Errorf("queue: remove job %s: %w", id, ErrFlowJob)
 	default:
 		return fmt.Errorf("queue: remove job %s: unexpected reply %v", id, res)
 	}
 }
 
-// Remove deletes the job as Queue.Remove does.
+// Remove deletes the job and its flow children as Queue.Remove does.
 func (j *Job) Remove(ctx context.Context) error {
+	return j.RemoveWithOptions(ctx, nil)
+}
+
+// RemoveWithOptions deletes the job as Queue.RemoveWithOptions does.
+func (j *Job) RemoveWithOptions(ctx context.Context, opts *RemoveOptions) error {
 	if err := j.bound(); err != nil {
 		return err
 	}
-	return j.q.Remove(ctx, j.ID)
+	return j.q.RemoveWithOptions(ctx, j.ID, opts)
 }
 
 // GetState answers where the job is now, as Queue.GetState.

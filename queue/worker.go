@@ -222,6 +222,7 @@ type Worker struct {
 
 	limMax, limDur int64
 	lockMs         int64
+	limitUntil     atomic.Int64 // ms; set when a handler returns RateLimitError
 
 	mu       sync.Mutex
 	started  bool
@@ -258,13 +259,12 @@ type activeJob struct {
 }
 
 // NewWorker returns a worker for queue on client c. It does not own c.
-// Call Start to begin processing and Close to stop.
+// Call Start to begin processing and Close to stop. A nil h makes a worker
+// for manual processing (GetNextJob, Job.MoveToCompleted, Job.MoveToFailed):
+// its Start returns ErrNoHandler.
 func NewWorker(c redis.UniversalClient, queue string, h Handler, opts *WorkerOptions) (*Worker, error) {
 	if c == nil {
 		return nil, errors.New("queue: nil redis client")
-	}
-	if h == nil {
-		return nil, errors.New("queue: nil handler")
 	}
 	o := opts.withDefaults()
 	if err := validateNames(o.Prefix, queue); err != nil {
@@ -317,6 +317,9 @@ func (w *Worker) Start(ctx context.Context) error {
 	}
 	if w.started {
 		return nil
+	}
+	if w.h == nil {
+		return ErrNoHandler
 	}
 	w.started = true
 	w.blk = newBlocker(w.c, connectionName(w.opts.Prefix, w.q.name, w.opts.Name))
@@ -457,6 +460,15 @@ func (w *Worker) fetchLoop() {
 		case w.slots <- struct{}{}:
 		}
 		release := func() { <-w.slots }
+		if d := w.rateLimitWait(); d > 0 {
+			// A handler returned RateLimitError: wait for the limiter.
+			release()
+			if !w.sleep(d) {
+				return
+			}
+			drained = false
+			continue
+		}
 		if drained {
 			timeout := w.opts.DrainDelay
 			skip := false
@@ -639,6 +651,10 @@ func (w *Worker) process(r fetchReply, token string) (fetchReply, string, bool) 
 		w.log.Warn("queue: job lock lost; result discarded", slog.String("job", job.ID))
 		return fetchReply{}, "", true
 	}
+	if herr != nil && isRateLimitError(herr) {
+		w.moveLimitedBackToWait(job, token)
+		return fetchReply{}, "", true
+	}
 	if herr == nil {
 		rv, err := w.encodeResult(result)
 		if err != nil {
@@ -818,18 +834,7 @@ func (w *Worker) fail(job *Job, token string, herr error, stack string) (fetchRe
 		stack = errorStack(herr, nil)
 	}
 	st := stacktraceJSON(job, stack)
-	retry := job.AttemptsMade+1 < job.Opts.Attempts && !errors.Is(herr, ErrUnrecoverable) &&
-		!(w.opts.MaxStartedAttempts > 0 && w.opts.MaxStartedAttempts <= job.AttemptsStarted)
-	var delay int64
-	if retry {
-		d, ok := backoffDelay(job.Opts.Backoff, job.AttemptsMade+1, rand.Float64)
-		if !ok {
-			w.log.Warn("queue: unknown backoff type; failing the job without retry",
-				slog.String("job", job.ID), slog.String("type", job.Opts.Backoff.Type))
-			retry = false
-		}
-		delay = d
-	}
+	retry, delay := w.retryDecision(job, herr)
 	if retry {
 		_, maybeApplied, err := w.finishRun(job, token, func(ctx context.Context) (any, error) {
 			if delay > 0 {
@@ -861,6 +866,24 @@ func (w *Worker) fail(job *Job, token string, herr error, stack string) (fetchRe
 	job.FailedReason = reason
 	w.emitEvent(WorkerEvent{Type: EventFailed, JobID: job.ID, Job: job, Err: herr})
 	return r, next, true
+}
+
+// retryDecision applies Node's retry rule (§9.10): another attempt iff
+// attempts are left, the error is not unrecoverable and the started
+// attempts allow it; delay (ms) is the backoff, 0 for none.
+func (w *Worker) retryDecision(job *Job, herr error) (retry bool, delay int64) {
+	retry = job.AttemptsMade+1 < job.Opts.Attempts && !errors.Is(herr, ErrUnrecoverable) &&
+		!(w.opts.MaxStartedAttempts > 0 && w.opts.MaxStartedAttempts <= job.AttemptsStarted)
+	if !retry {
+		return false, 0
+	}
+	d, ok := backoffDelay(job.Opts.Backoff, job.AttemptsMade+1, rand.Float64)
+	if !ok {
+		w.log.Warn("queue: unknown backoff type; failing the job without retry",
+			slog.String("job", job.ID), slog.String("type", job.Opts.Backoff.Type))
+		return false, 0
+	}
+	return true, d
 }
 
 // handBackStuck hands back the jobs whose handlers ignored their cancelled

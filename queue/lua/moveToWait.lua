@@ -1,12 +1,12 @@
 -- moveToWait: hand an active job back untouched, at the front of its
--- queue (protocol §9.11 without the rate-limit key). Used when a worker
--- shuts down while a job runs, so the job is not left to the stalled
--- check. `atm` does not change. Written for this project from the
+-- queue (protocol §9.11). Used when a worker shuts down while a job runs,
+-- so the job is not left to the stalled check, and when a handler returns
+-- RateLimitError. `atm` does not change. Written for this project from the
 -- protocol text.
 --
 -- KEYS: the worker layout (includes/worker.lua).
 -- ARGV[1] key prefix  ARGV[2] job id  ARGV[3] lock token
--- Returns 0, or -1 job missing, -2 lock missing, -6 lock mismatch, -3 not
+-- Returns the limiter's PTTL in ms (0 when it has none), or -1 job missing, -2 lock missing, -6 lock mismatch, -3 not
 -- active.
 --@include "common"
 --@include "worker"
@@ -28,4 +28,8 @@ else
 end
 marker0(Q.marker, pausedOrMaxed(Q.meta, Q.active))
 emit(Q.events, maxEv, 'waiting', 'jobId', jobId, 'prev', 'active')
+local ttl = redis.call('PTTL', Q.limiter)
+if ttl > 0 then
+  return ttl
+end
 return 0
