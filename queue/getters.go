@@ -219,7 +219,7 @@ func (q *Queue) GetWorkers(ctx context.Context) ([]WorkerInfo, error) {
 		}
 		lists = []string{s}
 	}
-	plain := workerConnName(q.opts.Prefix, q.name)
+	plain := connectionName(q.opts.Prefix, q.name, "")
 	var best []WorkerInfo
 	for _, l := range lists {
 		var ws []WorkerInfo

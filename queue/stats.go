@@ -2,7 +2,6 @@ package queue
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"strconv"
 	"strings"
@@ -93,15 +92,9 @@ func (q *Queue) Stats(ctx context.Context, opts *StatsOptions) (QueueStats, erro
 	return s, nil
 }
 
-// workerConnName is the connection name a BullMQ worker of queue gives its
-// blocking connection: "<prefix>:<base64(queue)>", optionally followed by
-// ":w:<worker name>".
-func workerConnName(prefix, queue string) string {
-	return prefix + ":" + base64.StdEncoding.EncodeToString([]byte(queue))
-}
-
-// isWorkerConn reports whether a connection name is one of plain's
-// (a workerConnName) workers.
+// isWorkerConn reports whether a connection name is one of a worker of the
+// queue whose plain connection name (connectionName without a worker) is
+// plain.
 func isWorkerConn(name, plain string) bool {
 	return name != "" && (name == plain || strings.HasPrefix(name, plain+":w:"))
 }
@@ -155,7 +148,7 @@ func CountWorkers(ctx context.Context, c redis.UniversalClient, prefix string, q
 func countWorkersIn(list, prefix string, queues []string, out map[string]int) {
 	byName := make(map[string]string, len(queues))
 	for _, q := range queues {
-		byName[workerConnName(prefix, q)] = q
+		byName[connectionName(prefix, q, "")] = q
 	}
 	for _, line := range strings.Split(list, "\n") {
 		i := strings.Index(line, " name=")
@@ -171,4 +164,15 @@ func countWorkersIn(list, prefix string, queues []string, out map[string]int) {
 			out[q]++
 		}
 	}
+}
+
+// Exists reports whether the queue exists: whether it has its `meta` hash,
+// the mark ListQueues finds queues by (Node BullMQ and this package write
+// it at the first add, pause, resume or global limit).
+func (q *Queue) Exists(ctx context.Context) (bool, error) {
+	n, err := q.c.Exists(ctx, q.k.meta()).Result()
+	if err != nil {
+		return false, fmt.Errorf("queue: exists: %w", err)
+	}
+	return n == 1, nil
 }

@@ -27,6 +27,9 @@ func TestStats(t *testing.T) {
 	if !reflect.DeepEqual(empty, QueueStats{LocklessIDs: []string{}}) {
 		t.Fatalf("empty queue: %+v", empty)
 	}
+	if ok, err := q.Exists(b.ctx); ok || err != nil {
+		t.Fatalf("Exists before the first add: %v, %v", ok, err)
+	}
 	first, err := q.Add(b.ctx, "a", nil, &AddOptions{Timestamp: now.Add(-2 * time.Minute)})
 	if err != nil {
 		t.Fatal(err)
@@ -39,6 +42,9 @@ func TestStats(t *testing.T) {
 	}
 	if _, err := q.Add(b.ctx, "d", nil, &AddOptions{Priority: 4}); err != nil {
 		t.Fatal(err)
+	}
+	if ok, err := q.Exists(b.ctx); !ok || err != nil {
+		t.Fatalf("Exists after an add: %v, %v", ok, err)
 	}
 	// Three active jobs: one held by a live worker, two whose worker died.
 	k := q.k
