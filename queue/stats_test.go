@@ -2,6 +2,7 @@ package queue
 
 import (
 	"encoding/base64"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -113,5 +114,30 @@ func TestCountWorkers(t *testing.T) {
 	}
 	if want := map[string]int{"video": 2, "analytics": 1, "idle": 0}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("CountWorkers = %v, want %v", got, want)
+	}
+}
+
+// TestDiscoverQueuesBounded: DiscoverQueues stops after MaxScanKeys keys
+// examined and says the list is partial; without a bound it lists all.
+func TestDiscoverQueuesBounded(t *testing.T) {
+	b := setup(t)
+	prefix := b.name
+	p := b.client.Pipeline()
+	for i := 0; i < 5000; i++ { // keys the SCAN examines without matching
+		p.Set(b.ctx, fmt.Sprintf("%s:filler:%d", prefix, i), "x", 0)
+	}
+	for i := 0; i < 30; i++ {
+		p.HSet(b.ctx, fmt.Sprintf("%s:q%02d:meta", prefix, i), "opts.maxLenEvents", 10000)
+	}
+	if _, err := p.Exec(b.ctx); err != nil {
+		t.Fatal(err)
+	}
+	all, err := DiscoverQueues(b.ctx, b.client, prefix, nil)
+	if err != nil || len(all.Names) != 30 || all.Truncated || all.ScannedKeys != 30 {
+		t.Fatalf("unbounded: %d names, %+v, %v", len(all.Names), all.Truncated, err)
+	}
+	part, err := DiscoverQueues(b.ctx, b.client, prefix, &DiscoverOptions{MaxScanKeys: 1000})
+	if err != nil || !part.Truncated || len(part.Names) >= 30 {
+		t.Fatalf("bounded to one SCAN call: %d names, truncated %v, %v", len(part.Names), part.Truncated, err)
 	}
 }
