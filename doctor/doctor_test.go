@@ -485,6 +485,7 @@ func TestQueuesStalledJob(t *testing.T) {
 	pipe.LPush(ctx, q+"wait", "3")
 	pipe.HSet(ctx, q+"3", "name", "enhance", "timestamp", now.Add(-2*time.Minute).UnixMilli())
 	pipe.ZAdd(ctx, q+"failed", redis.Z{Score: 1, Member: "4"})
+	pipe.HSet(ctx, a+"meta", "opts.maxLenEvents", "10000") // as Node's first add writes it
 	pipe.Set(ctx, a+"id", "1", 0)
 	pipe.LPush(ctx, a+"wait", "1")
 	pipe.HSet(ctx, a+"1", "name", "count", "timestamp", now.UnixMilli())
@@ -600,30 +601,6 @@ func TestTargetRedaction(t *testing.T) {
 	}
 	if s := fmt.Sprintf("%#v", tg); strings.Contains(s, "w0rd") {
 		t.Fatalf("GoString leaks: %s", s)
-	}
-}
-
-func TestQueueName(t *testing.T) {
-	t.Parallel()
-	cases := map[string]string{
-		"bull:q:meta":            "q",
-		"bull:q:wait":            "q",
-		"bull:q:id":              "q",
-		"bull:q:12":              "",
-		"bull:q:12:lock":         "",
-		"bull::relay:x:meta":     "",
-		"bull:{v}:meta":          "{v}",
-		"other:q:meta":           "",
-		"bull:q:repeat:abc":      "",
-		"bull:q:de:dedup-key-id": "",
-	}
-	for key, want := range cases {
-		if got := queueName("bull", key); got != want {
-			t.Errorf("queueName(%q) = %q, want %q", key, got, want)
-		}
-	}
-	if got := globEscape("a*b?[c]\\"); got != `a\*b\?\[c\]\\` {
-		t.Errorf("globEscape: %q", got)
 	}
 }
 
