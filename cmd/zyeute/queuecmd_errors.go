@@ -49,6 +49,8 @@ func (q *queueEnv) fail(op, name, id string, err error) error {
 		return q.failf(op, "job %s is part of a flow (a parent or a child); remove is not supported for flow jobs", job)
 	case errors.Is(err, queue.ErrSchedulerJob):
 		return q.failf(op, "job %s is the next iteration of a job scheduler; remove the scheduler instead", job)
+	case errors.Is(err, errNoDestroyer):
+		return q.failf(op, "%v", errNoDestroyer)
 	case errors.As(err, &re):
 		return q.failf(op, "Redis refused it: %s", re.Error())
 	}
