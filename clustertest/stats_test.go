@@ -87,3 +87,47 @@ func TestStatsOnCluster(t *testing.T) {
 		}
 	}
 }
+
+// TestQueueStatsOnEveryMaster: queue.Stats runs on the node of each queue
+// (three queues whose hash tags put them on three masters), and
+// queue.CountWorkers counts each queue's workers on its own master.
+func TestQueueStatsOnEveryMaster(t *testing.T) {
+	t.Parallel()
+	c := redistest.StartCluster(t, &redistest.ClusterOptions{NoReplicas: true})
+	rdb := c.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	prefix := redistest.KeyPrefix(t)
+	tags := tagsOnDistinctMasters(ctx, t, c, prefix, 3)
+	var names []string
+	for i, tag := range tags {
+		name := "{" + tag + "}"
+		names = append(names, name)
+		q, err := queue.NewQueue(rdb, name, &queue.QueueOptions{Prefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j := 0; j <= i; j++ {
+			if _, err := q.Add(ctx, "j", j, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i == 2 {
+			if err := q.Pause(ctx); err != nil {
+				t.Fatal(err)
+			}
+			runWorker(t, rdb, prefix, name, func(context.Context, *queue.Job) (any, error) { return nil, nil }, nil)
+		}
+		s, err := q.Stats(ctx, nil)
+		if err != nil {
+			t.Fatalf("Stats of %s: %v", name, err)
+		}
+		if s.Counts.Waiting != int64(i+1) || s.Paused != (i == 2) || s.OldestWaiting.IsZero() {
+			t.Fatalf("Stats of %s: %+v, want %d waiting", name, s, i+1)
+		}
+	}
+	waitFor(t, 10*time.Second, "the worker counted on its master", func() bool {
+		w, err := queue.CountWorkers(ctx, rdb, prefix, names)
+		return err == nil && w[names[0]] == 0 && w[names[1]] == 0 && w[names[2]] == 1
+	})
+}

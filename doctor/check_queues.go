@@ -2,13 +2,16 @@ package doctor
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"slices"
-	"strconv"
+	"log/slog"
+	"net"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/zyeute/zyeute-redis/queue"
 )
 
 // QueuesData is the Data of the queues check.
@@ -45,53 +48,52 @@ type QueueStats struct {
 	Workers         int   `json:"workers"`
 }
 
-// queueKeySuffixes are the queue-level key suffixes that reveal a queue.
-var queueKeySuffixes = []string{"meta", "id", "wait", "active", "delayed", "prioritized", "completed", "failed",
-	"events", "marker", "waiting-children", "paused"}
-
-func globEscape(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		switch r {
-		case '*', '?', '[', ']', '\\':
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+// queueClient is a go-redis client to addr with the target's credentials
+// and TLS (through doctor's own dialer), for package queue's reads: one
+// connection, no retries, each command bounded by the check's deadline.
+func (d *diag) queueClient(addr string, db int) *redis.Client {
+	return redis.NewClient(&redis.Options{
+		Addr: addr, Username: d.t.Username, Password: d.t.Password, DB: db,
+		Protocol: 2, DisableIdentity: true, MaxRetries: -1, PoolSize: 1, ContextTimeoutEnabled: true,
+		DialTimeout: d.o.CheckTimeout,
+		Dialer: func(ctx context.Context, _, a string) (net.Conn, error) {
+			return d.dialNet(ctx, a, d.server.Host)
+		},
+		OnConnect: func(ctx context.Context, cn *redis.Conn) error {
+			_ = cn.ClientSetName(ctx, ClientName).Err() // a user without CLIENT SETNAME still gets its answers
+			return nil
+		},
+	})
 }
 
-// queueName returns the queue a key belongs to, or "" when the key is not a
-// queue-level key under prefix (job hashes, locks, the relay's
-// "<prefix>::relay:*" keys).
-func queueName(prefix, key string) string {
-	rest, ok := strings.CutPrefix(key, prefix+":")
-	if !ok || strings.HasPrefix(rest, ":") {
-		return ""
-	}
-	name, suffix, ok := strings.Cut(rest, ":")
-	if !ok || name == "" || strings.Contains(suffix, ":") || !slices.Contains(queueKeySuffixes, suffix) {
-		return ""
-	}
-	return name
-}
-
+// checkQueuesOne lists the queues of the one data node (single server,
+// sentinel master) and their health.
 func (d *diag) checkQueuesOne(ctx context.Context, c *Check) string {
+	rc := d.queueClient(d.addr, d.t.DB)
+	defer rc.Close()
+	d.queuesOn(ctx, c, rc)
+	return ""
+}
+
+// queuesOn lists the queues on one node through package queue (discovery,
+// Stats, CountWorkers) and reports each.
+func (d *diag) queuesOn(ctx context.Context, c *Check, rc *redis.Client) {
 	prefix := d.t.QueuePrefix
 	data := &QueuesData{Prefix: prefix}
 	c.Data = data
-	names, scanned, truncated, err := d.discoverQueues(ctx, prefix)
-	data.ScannedKeys, data.Truncated = scanned, truncated
+	found, err := queue.DiscoverQueues(ctx, rc, prefix, &queue.DiscoverOptions{MaxScanKeys: d.o.MaxScanKeys})
+	names := found.Names
+	data.ScannedKeys, data.Truncated = found.ScannedKeys, found.Truncated
 	if err != nil && len(names) == 0 {
-		var re redisError
+		var re redis.Error
 		if errors.As(err, &re) {
-			add(c, "scan_denied", StatusWarn, "cannot list the queues: "+firstLine(string(re)),
+			add(c, "scan_denied", StatusWarn, "cannot list the queues: "+firstLine(re.Error()),
 				fmt.Sprintf("ACL SETUSER %s +scan (doctor and `zyeute queue` need SCAN to find queues)", d.user))
-			return ""
+			return
 		}
-		code, msg, fix := classifyConnErr(d.server, err, d.o.CheckTimeout)
+		code, msg, fix := classifyConnErr(d.server, errors.Unwrap(err), d.o.CheckTimeout)
 		add(c, code, StatusFail, msg, fix)
-		return ""
+		return
 	}
 	if len(names) > d.o.MaxQueues {
 		names, data.Truncated = names[:d.o.MaxQueues], true
@@ -102,30 +104,29 @@ func (d *diag) checkQueuesOne(ctx context.Context, c *Check) string {
 			msg += " (on the seed node " + d.server.String() + ")"
 		}
 		add(c, "no_queues", StatusOK, msg, "")
-		return ""
+		return
 	}
 
-	workers, workersKnown := d.workerCounts(ctx, prefix)
-	data.WorkersKnown = workersKnown
-	now := d.o.Now().UnixMilli()
+	workers, werr := queue.CountWorkers(ctx, rc, prefix, names)
+	data.WorkersKnown = werr == nil
+	now := d.o.Now()
 	for _, name := range names {
 		if ctx.Err() != nil {
 			data.Truncated = true
 			break
 		}
-		qs, err := d.queueStats(ctx, prefix, name, now)
+		qs, err := d.queueStats(ctx, rc, name, now)
 		if err != nil {
 			add(c, "queue_error", StatusWarn, fmt.Sprintf("%s: cannot read: %s", name, firstLine(err.Error())), "")
 			continue
 		}
 		qs.Workers = workers[name]
 		data.Queues = append(data.Queues, qs)
-		d.queueFindings(c, qs, workersKnown)
+		d.queueFindings(c, qs, data.WorkersKnown)
 	}
 	if data.Truncated {
-		add(c, "truncated", StatusOK, fmt.Sprintf("the listing is partial: stopped after %d keys / %d queues / the check timeout", scanned, len(data.Queues)), "")
+		add(c, "truncated", StatusOK, fmt.Sprintf("the listing is partial: stopped after %d queue keys / %d queues / the check timeout", data.ScannedKeys, len(data.Queues)), "")
 	}
-	return ""
 }
 
 func (d *diag) queueFindings(c *Check, q QueueStats, workersKnown bool) {
@@ -160,180 +161,26 @@ func (d *diag) queueFindings(c *Check, q QueueStats, workersKnown bool) {
 	}
 }
 
-// discoverQueues SCANs for queue-level keys under prefix, bounded by
-// MaxScanKeys and the context.
-func (d *diag) discoverQueues(ctx context.Context, prefix string) (names []string, scanned int, truncated bool, err error) {
-	const count = 1000
-	seen := map[string]bool{}
-	cursor := "0"
-	maxIter := max(1, d.o.MaxScanKeys/count)
-	for iter := 0; ; iter++ {
-		if iter >= maxIter || ctx.Err() != nil {
-			truncated = true
-			break
-		}
-		v, err := d.conn.do(ctx, "SCAN", cursor, "MATCH", globEscape(prefix)+":*", "COUNT", strconv.Itoa(count))
-		if err != nil {
-			if ctx.Err() != nil && len(seen) > 0 {
-				truncated = true
-				break
-			}
-			return sortedKeys(seen), scanned, truncated, err
-		}
-		arr, _ := v.([]any)
-		if len(arr) != 2 {
-			return sortedKeys(seen), scanned, truncated, fmt.Errorf("unexpected SCAN reply")
-		}
-		cursor = asString(arr[0])
-		keys, _ := arr[1].([]any)
-		for _, k := range keys {
-			scanned++
-			if n := queueName(prefix, asString(k)); n != "" {
-				seen[n] = true
-			}
-		}
-		if cursor == "0" {
-			break
-		}
-	}
-	return sortedKeys(seen), scanned, truncated, nil
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}
-
-// workerCounts counts BullMQ worker connections per queue from CLIENT LIST:
-// names "<prefix>:<base64(queue)>" or starting with
-// "<prefix>:<base64(queue)>:w:".
-func (d *diag) workerCounts(ctx context.Context, prefix string) (map[string]int, bool) {
-	v, err := d.conn.do(ctx, "CLIENT", "LIST")
+// queueStats reads one queue's numbers with queue.Stats (one script,
+// which only reads).
+func (d *diag) queueStats(ctx context.Context, rc *redis.Client, name string, now time.Time) (QueueStats, error) {
+	q, err := queue.NewQueue(rc, name, &queue.QueueOptions{Prefix: d.t.QueuePrefix, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
-		return nil, false
+		return QueueStats{}, err
 	}
-	counts := map[string]int{}
-	for _, line := range strings.Split(asString(v), "\n") {
-		var name string
-		for _, f := range strings.Fields(line) {
-			if n, ok := strings.CutPrefix(f, "name="); ok {
-				name = n
-				break
-			}
-		}
-		rest, ok := strings.CutPrefix(name, prefix+":")
-		if !ok || rest == "" {
-			continue
-		}
-		enc, tail, hasTail := strings.Cut(rest, ":")
-		if hasTail && !strings.HasPrefix(tail, "w:") {
-			continue // QueueEvents (":qe") and others are not workers
-		}
-		q, err := base64.StdEncoding.DecodeString(enc)
-		if err != nil {
-			continue
-		}
-		counts[string(q)]++
-	}
-	return counts, true
-}
-
-func (d *diag) queueStats(ctx context.Context, prefix, name string, nowMS int64) (QueueStats, error) {
-	k := func(s string) string { return prefix + ":" + name + ":" + s }
-	qs := QueueStats{Name: name, OldestWaitingMS: -1}
-	cmds := [][]string{
-		{"LLEN", k("wait")},
-		{"LLEN", k("active")},
-		{"ZCARD", k("delayed")},
-		{"ZCARD", k("prioritized")},
-		{"ZCARD", k("waiting-children")},
-		{"ZCARD", k("completed")},
-		{"ZCARD", k("failed")},
-		{"HEXISTS", k("meta"), "paused"},
-		{"LINDEX", k("wait"), "-1"},
-		{"LRANGE", k("active"), "0", strconv.Itoa(d.o.MaxActiveChecked - 1)},
-	}
-	vals, errs, err := d.conn.pipeline(ctx, cmds)
+	st, err := q.Stats(ctx, &queue.StatsOptions{MaxActiveChecked: d.o.MaxActiveChecked, MaxLocklessIDs: 10})
 	if err != nil {
-		return qs, err
+		return QueueStats{}, err
 	}
-	for _, e := range errs {
-		if e != nil {
-			return qs, e
-		}
+	c := st.Counts
+	qs := QueueStats{Name: name, Wait: c.Waiting, Active: c.Active, Delayed: c.Delayed, Prioritized: c.Prioritized,
+		WaitingChildren: c.WaitingChildren, Completed: c.Completed, Failed: c.Failed, Paused: st.Paused,
+		Stalled: int(st.ActiveWithoutLock), ActiveChecked: int(st.ActiveChecked), OldestWaitingMS: -1}
+	if len(st.LocklessIDs) > 0 {
+		qs.StalledIDs = st.LocklessIDs
 	}
-	qs.Wait, qs.Active, qs.Delayed = asInt(vals[0]), asInt(vals[1]), asInt(vals[2])
-	qs.Prioritized, qs.WaitingChildren = asInt(vals[3]), asInt(vals[4])
-	qs.Completed, qs.Failed = asInt(vals[5]), asInt(vals[6])
-	qs.Paused = asInt(vals[7]) == 1
-
-	if next := asString(vals[8]); next != "" {
-		if v, err := d.conn.do(ctx, "HGET", k(next), "timestamp"); err == nil {
-			if ts, err := strconv.ParseInt(asString(v), 10, 64); err == nil && ts > 0 {
-				qs.OldestWaitingMS = max(0, nowMS-ts)
-			}
-		}
+	if !st.OldestWaiting.IsZero() {
+		qs.OldestWaitingMS = max(0, now.Sub(st.OldestWaiting).Milliseconds())
 	}
-
-	active, _ := vals[9].([]any)
-	ids := make([]string, 0, len(active))
-	for _, a := range active {
-		ids = append(ids, asString(a))
-	}
-	qs.ActiveChecked = len(ids)
-	stalled, err := d.stalledIDs(ctx, k, ids)
-	if err != nil {
-		return qs, err
-	}
-	qs.Stalled = len(stalled)
-	qs.StalledIDs = stalled[:min(10, len(stalled))]
 	return qs, nil
-}
-
-// stalledIDs returns the active ids whose lock does not exist. A job that
-// finishes between the two reads would look stalled, so candidates are
-// checked again: still in active (LPOS) and still without a lock.
-func (d *diag) stalledIDs(ctx context.Context, k func(string) string, ids []string) ([]string, error) {
-	if len(ids) == 0 {
-		return nil, nil
-	}
-	cmds := make([][]string, len(ids))
-	for i, id := range ids {
-		cmds[i] = []string{"EXISTS", k(id + ":lock")}
-	}
-	vals, errs, err := d.conn.pipeline(ctx, cmds)
-	if err != nil {
-		return nil, err
-	}
-	var cand []string
-	for i, id := range ids {
-		if errs[i] == nil && asInt(vals[i]) == 0 {
-			cand = append(cand, id)
-		}
-	}
-	if len(cand) == 0 {
-		return nil, nil
-	}
-	cmds = cmds[:0]
-	for _, id := range cand {
-		cmds = append(cmds, []string{"EXISTS", k(id + ":lock")}, []string{"LPOS", k("active"), id})
-	}
-	vals, errs, err = d.conn.pipeline(ctx, cmds)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for i, id := range cand {
-		lockGone := errs[2*i] == nil && asInt(vals[2*i]) == 0
-		// LPOS missing (Redis < 6.0.6) counts as "still active".
-		stillActive := errs[2*i+1] != nil || vals[2*i+1] != nil
-		if lockGone && stillActive {
-			out = append(out, id)
-		}
-	}
-	return out, nil
 }

@@ -10,8 +10,8 @@ import (
 
 // checkQueues lists the queues and their health. On a cluster the queues
 // live on the masters serving their slots (with a hash-tagged prefix, all
-// on one master): every master is scanned, each through its own
-// connection, and the results are merged.
+// on one master): every master is read, each through its own connection,
+// and the results are merged.
 func (d *diag) checkQueues(ctx context.Context, c *Check) string {
 	if d.t.mode() != "cluster" {
 		return d.checkQueuesOne(ctx, c)
@@ -20,8 +20,6 @@ func (d *diag) checkQueues(ctx context.Context, c *Check) string {
 	if err != nil || len(masters) == 0 {
 		return d.checkQueuesOne(ctx, c)
 	}
-	seed := d.conn
-	defer func() { d.conn = seed }()
 	merged := &QueuesData{Prefix: d.t.QueuePrefix, WorkersKnown: true}
 	c.Data = merged
 	scannedMasters := 0
@@ -30,28 +28,25 @@ func (d *diag) checkQueues(ctx context.Context, c *Check) string {
 			merged.Truncated = true
 			break
 		}
-		conn := seed
-		if addr != d.addr {
-			conn, err = d.dialMaster(ctx, addr)
-			if err != nil {
-				add(c, "cluster_master_unreachable", StatusWarn,
-					fmt.Sprintf("cannot reach the cluster master %s to list its queues: %s", addr, firstLine(err.Error())),
-					"check that the addresses the nodes announce (CLUSTER SLOTS) are reachable from here")
-				continue
-			}
+		rc := d.queueClient(addr, 0)
+		if err := rc.Ping(ctx).Err(); err != nil && addr != d.addr {
+			_ = rc.Close()
+			add(c, "cluster_master_unreachable", StatusWarn,
+				fmt.Sprintf("cannot reach the cluster master %s to list its queues: %s", addr, firstLine(err.Error())),
+				"check that the addresses the nodes announce (CLUSTER SLOTS) are reachable from here")
+			continue
 		}
-		d.conn = conn
 		var one Check
-		d.checkQueuesOne(ctx, &one)
-		if conn != seed {
-			_ = conn.Close()
-		}
+		d.queuesOn(ctx, &one, rc)
+		_ = rc.Close()
 		scannedMasters++
 		if data, ok := one.Data.(*QueuesData); ok {
 			merged.Queues = append(merged.Queues, data.Queues...)
 			merged.ScannedKeys += data.ScannedKeys
 			merged.Truncated = merged.Truncated || data.Truncated
-			merged.WorkersKnown = merged.WorkersKnown && data.WorkersKnown
+			if len(data.Queues) > 0 { // a master without queues did not ask
+				merged.WorkersKnown = merged.WorkersKnown && data.WorkersKnown
+			}
 		}
 		for _, f := range one.Findings {
 			if f.Code != "no_queues" && !slices.Contains(c.Findings, f) {
@@ -102,25 +97,4 @@ func (d *diag) clusterMasters(ctx context.Context) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-// dialMaster opens an authenticated connection to another cluster master
-// (same credentials and TLS settings as the seed).
-func (d *diag) dialMaster(ctx context.Context, addr string) (*respConn, error) {
-	rc, err := d.dialAddr(ctx, addr, d.server.Host)
-	if err != nil {
-		return nil, err
-	}
-	if d.t.Password != "" {
-		args := []string{"AUTH", d.t.Password}
-		if d.t.Username != "" {
-			args = []string{"AUTH", d.t.Username, d.t.Password}
-		}
-		if _, err := rc.do(ctx, args...); err != nil {
-			_ = rc.Close()
-			return nil, fmt.Errorf("AUTH refused")
-		}
-	}
-	_, _ = rc.do(ctx, "CLIENT", "SETNAME", ClientName)
-	return rc, nil
 }

@@ -211,13 +211,23 @@ func (d *diag) dialServer(ctx context.Context) (*respConn, error) {
 }
 
 func (d *diag) dialAddr(ctx context.Context, addr, serverName string) (*respConn, error) {
+	c, err := d.dialNet(ctx, addr, serverName)
+	if err != nil {
+		return nil, err
+	}
+	return newRespConn(c), nil
+}
+
+// dialNet opens a connection to addr, with TLS (verified against
+// serverName unless the TLS config names one) when the target uses it.
+func (d *diag) dialNet(ctx context.Context, addr, serverName string) (net.Conn, error) {
 	var nd net.Dialer
 	c, err := nd.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
 	if d.tlsConf == nil {
-		return newRespConn(c), nil
+		return c, nil
 	}
 	conf := d.tlsConf.Clone()
 	if conf.ServerName == "" {
@@ -228,7 +238,7 @@ func (d *diag) dialAddr(ctx context.Context, addr, serverName string) (*respConn
 		_ = c.Close()
 		return nil, err
 	}
-	return newRespConn(tc), nil
+	return tc, nil
 }
 
 // redactReport removes the password from every string of the report, as a

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/zyeute/zyeute-redis/internal/redistest"
+	"github.com/zyeute/zyeute-redis/queue"
 )
 
 func TestMain(m *testing.M) {
@@ -485,6 +486,7 @@ func TestQueuesStalledJob(t *testing.T) {
 	pipe.LPush(ctx, q+"wait", "3")
 	pipe.HSet(ctx, q+"3", "name", "enhance", "timestamp", now.Add(-2*time.Minute).UnixMilli())
 	pipe.ZAdd(ctx, q+"failed", redis.Z{Score: 1, Member: "4"})
+	pipe.HSet(ctx, a+"meta", "opts.maxLenEvents", "10000") // as Node's first add writes it
 	pipe.Set(ctx, a+"id", "1", 0)
 	pipe.LPush(ctx, a+"wait", "1")
 	pipe.HSet(ctx, a+"1", "name", "count", "timestamp", now.UnixMilli())
@@ -603,30 +605,6 @@ func TestTargetRedaction(t *testing.T) {
 	}
 }
 
-func TestQueueName(t *testing.T) {
-	t.Parallel()
-	cases := map[string]string{
-		"bull:q:meta":            "q",
-		"bull:q:wait":            "q",
-		"bull:q:id":              "q",
-		"bull:q:12":              "",
-		"bull:q:12:lock":         "",
-		"bull::relay:x:meta":     "",
-		"bull:{v}:meta":          "{v}",
-		"other:q:meta":           "",
-		"bull:q:repeat:abc":      "",
-		"bull:q:de:dedup-key-id": "",
-	}
-	for key, want := range cases {
-		if got := queueName("bull", key); got != want {
-			t.Errorf("queueName(%q) = %q, want %q", key, got, want)
-		}
-	}
-	if got := globEscape("a*b?[c]\\"); got != `a\*b\?\[c\]\\` {
-		t.Errorf("globEscape: %q", got)
-	}
-}
-
 func TestConfigErrorsAndNotices(t *testing.T) {
 	t.Parallel()
 	o := diagnose(t, Target{Errors: []string{"REDIS_URL is not a valid URL (percent-encode special characters in the password)"}}, Options{})
@@ -646,4 +624,39 @@ func TestConfigErrorsAndNotices(t *testing.T) {
 		t.Fatalf("config check %+v", c)
 	}
 	expectExit(t, o, 1)
+}
+
+// TestQueuesOverTLSWithPassword: the queues check reads through package
+// queue on its own connection, dialed with the target's TLS settings and
+// credentials: a queue on a TLS server with a password is listed with its
+// counts, and the password appears nowhere.
+func TestQueuesOverTLSWithPassword(t *testing.T) {
+	t.Parallel()
+	const pw = "tls-queues-Pa55-x9"
+	s := redistest.Start(t, &redistest.Options{TLS: true, Password: pw, Args: durable})
+	tg := hostTarget(t, s)
+	tg.TLS, tg.CAFile, tg.Password = true, s.CAFile, pw
+	q, err := queue.NewQueue(s.Client(t), "reports", &queue.QueueOptions{Prefix: tg.QueuePrefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := 0; i < 2; i++ {
+		if _, err := q.Add(ctx, "r", nil, &queue.AddOptions{Delay: time.Duration(i) * time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o := diagnose(t, tg, Options{CertExpiryWarning: time.Hour})
+	ch, _ := o.rep.Check(CheckQueues)
+	data, ok := ch.Data.(*QueuesData)
+	if !ok || len(data.Queues) != 1 || !data.WorkersKnown {
+		t.Fatalf("queues check %+v", ch)
+	}
+	if got := data.Queues[0]; got.Name != "reports" || got.Wait != 1 || got.Delayed != 1 || got.OldestWaitingMS < 0 {
+		t.Fatalf("reports %+v", got)
+	}
+	expect(t, o, CheckQueues, StatusWarn, "no_workers")
+	if b, _ := json.Marshal(o.rep); strings.Contains(string(b), pw) {
+		t.Fatal("the password is in the report")
+	}
 }

@@ -24,29 +24,3 @@ func FuzzRESP(f *testing.F) {
 		}
 	})
 }
-
-// FuzzQueueName checks that a name found in a key never contains ':' and
-// that the key is one of the queue-level keys of that name.
-func FuzzQueueName(f *testing.F) {
-	for _, seed := range []string{"bull:q:meta", "bull::relay:x:meta", "bull:q:1:lock", "bull:{q}:wait", "bull:"} {
-		f.Add("bull", seed)
-	}
-	f.Fuzz(func(t *testing.T, prefix, key string) {
-		n := queueName(prefix, key)
-		if n == "" {
-			return
-		}
-		if bytes.ContainsRune([]byte(n), ':') {
-			t.Fatalf("name %q contains ':'", n)
-		}
-		found := false
-		for _, s := range queueKeySuffixes {
-			if key == prefix+":"+n+":"+s {
-				found = true
-			}
-		}
-		if !found {
-			t.Fatalf("key %q is not a queue key of %q", key, n)
-		}
-	})
-}

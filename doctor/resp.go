@@ -17,6 +17,9 @@ import (
 // server sent it (NOAUTH vs WRONGPASS, QUEUED vs NOPERM inside MULTI), with
 // no retries, reconnects or handshakes of its own, and with a deadline on
 // every command.
+// The queues check is the exception: it reads the BullMQ layout through
+// package queue (the one place that knows it), on a go-redis client of its
+// own dialed the same way (diag.queueClient).
 
 // Limits on what the reader accepts, so a hostile or broken peer cannot make
 // doctor allocate without bound.

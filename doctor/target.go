@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/zyeute/zyeute-redis/queue"
 )
 
 // Configuration sources, as the variables are named.
@@ -18,8 +20,8 @@ const (
 	SourceCluster  = "REDIS_CLUSTER_ADDRS"
 )
 
-// DefaultQueuePrefix is BullMQ's default key prefix.
-const DefaultQueuePrefix = "bull"
+// DefaultQueuePrefix is BullMQ's default key prefix (queue.DefaultPrefix).
+const DefaultQueuePrefix = queue.DefaultPrefix
 
 // Target is the Redis setup to diagnose, as the configuration describes it.
 // It is doctor's own input so that the package does not depend on how the

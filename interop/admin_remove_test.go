@@ -10,7 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/zyeute/zyeute-redis/internal/jobs"
+	"github.com/zyeute/zyeute-redis/queue"
 )
 
 // seedRemovable writes the same jobs into queue name: one per state, a
@@ -99,7 +99,7 @@ func dumpQueue(t *testing.T, e *env, name string) (map[string]string, []string) 
 	return out, events
 }
 
-// TestInteropAdminRemoveLikeNode: `zyeute queue remove` (jobs.Admin.Remove)
+// TestInteropAdminRemoveLikeNode: `zyeute queue remove` (queue.Queue.Remove)
 // and Node's queue.remove(id) on twin seeded queues leave the same keys
 // and write the same `removed` events: prev is the state name (`wait`,
 // `delayed`, `prioritized`, `failed`, `completed`, `paused`), the owned
@@ -124,12 +124,9 @@ func TestInteropAdminRemoveLikeNode(t *testing.T) {
 			t.Errorf("node remove %s = %s", ids[i], m.Result)
 		}
 	}
-	a, err := jobs.NewAdmin(e.c, e.prefix)
-	if err != nil {
-		t.Fatal(err)
-	}
+	gq := e.goQueue(goName)
 	for _, id := range ids {
-		if err := a.Remove(e.ctx, goName, id); err != nil {
+		if err := gq.Remove(e.ctx, id); err != nil {
 			t.Errorf("go remove %s: %v", id, err)
 		}
 	}
@@ -174,8 +171,8 @@ func TestInteropAdminRemoveLikeNode(t *testing.T) {
 	if !strings.Contains(nodeErr, "belongs to a job scheduler") {
 		t.Errorf("node remove of the next iteration: error %q", nodeErr)
 	}
-	err = a.Remove(e.ctx, goName, "repeat:s:2000")
-	if !errors.Is(err, jobs.ErrSchedulerIteration) {
+	err := gq.Remove(e.ctx, "repeat:s:2000")
+	if !errors.Is(err, queue.ErrSchedulerJob) {
 		t.Errorf("go remove of the next iteration: %v", err)
 	}
 	goKeys2, _ := dumpQueue(t, e, goName)

@@ -2,6 +2,7 @@ package interop
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -102,7 +103,7 @@ func TestInteropJobOps_SameAsNode(t *testing.T) {
 		}
 		err = o.Go(j)
 		goErrs = append(goErrs, err != nil)
-		if err != nil && !strings.Contains(err.Error(), "not in the expected state") {
+		if err != nil && !errors.Is(err, queue.ErrNotInState) {
 			t.Fatalf("Go %s %s: unexpected error %v", o.Op, o.ID, err)
 		}
 	}
@@ -179,7 +180,7 @@ func TestInteropJobRetry_SameAsNode(t *testing.T) {
 		}
 		err = o.Go(j)
 		goErrs = append(goErrs, err != nil)
-		if err != nil && !strings.Contains(err.Error(), "not in the expected state") {
+		if err != nil && !errors.Is(err, queue.ErrNotInState) {
 			t.Fatalf("Go %s %s: unexpected error %v", o.Op, o.ID, err)
 		}
 	}

@@ -1,8 +1,10 @@
 package queue
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Errors returned by queue operations. Script return codes of the protocol
@@ -76,4 +78,53 @@ func Unrecoverable(err error) error {
 		err = errors.New("unrecoverable")
 	}
 	return unrecoverable{err: err}
+}
+
+// StateError says an operation found a job in another state than the one
+// it works on (Job.Promote on a completed job, Job.Retry on a waiting one).
+// It wraps ErrNotInState.
+type StateError struct {
+	Op    string     // "promote", "retry"
+	JobID string     // the job
+	Want  []JobState // the states the operation takes
+	Found JobState   // where the job was found
+}
+
+func (e *StateError) Error() string {
+	want := make([]string, len(e.Want))
+	for i, s := range e.Want {
+		want[i] = string(s)
+	}
+	return fmt.Sprintf("queue: %s job %s: the job is %s, not %s", e.Op, e.JobID, e.Found, strings.Join(want, " or "))
+}
+
+func (e *StateError) Unwrap() error { return ErrNotInState }
+
+// ErrInvalidName is wrapped by NameError.
+var ErrInvalidName = errors.New("queue: invalid queue name or prefix")
+
+// NameError says why a queue name or key prefix is refused.
+type NameError struct {
+	Reason string // "queue name \"a:b\" must not contain ':'"
+}
+
+func (e *NameError) Error() string { return "queue: " + e.Reason }
+
+func (e *NameError) Unwrap() error { return ErrInvalidName }
+
+// stateError turns a script's ErrNotInState for job id into a *StateError
+// naming where the job is now (one more round trip, on failure only); a
+// job that is gone gives ErrJobNotFound.
+func (q *Queue) stateError(ctx context.Context, op, id string, err error, want ...JobState) error {
+	if !errors.Is(err, ErrNotInState) {
+		return err
+	}
+	found, serr := q.GetState(ctx, id)
+	switch {
+	case serr != nil:
+		return err
+	case found == StateUnknown:
+		return fmt.Errorf("queue: %s job %s: %w", op, id, ErrJobNotFound)
+	}
+	return &StateError{Op: op, JobID: id, Want: want, Found: found}
 }

@@ -2,7 +2,6 @@ package queue
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"strconv"
 	"strings"
@@ -220,7 +219,7 @@ func (q *Queue) GetWorkers(ctx context.Context) ([]WorkerInfo, error) {
 		}
 		lists = []string{s}
 	}
-	plain := q.opts.Prefix + ":" + base64.StdEncoding.EncodeToString([]byte(q.name))
+	plain := connectionName(q.opts.Prefix, q.name, "")
 	var best []WorkerInfo
 	for _, l := range lists {
 		var ws []WorkerInfo
@@ -232,7 +231,7 @@ func (q *Queue) GetWorkers(ctx context.Context) ([]WorkerInfo, error) {
 				f[k] = v
 			}
 			name := f["name"]
-			if name == "" || (name != plain && !strings.HasPrefix(name, plain+":w:")) {
+			if !isWorkerConn(name, plain) {
 				continue
 			}
 			ws = append(ws, WorkerInfo{Name: q.name, RawName: name, Fields: f})

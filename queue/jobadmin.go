@@ -87,7 +87,8 @@ func (j *Job) ChangeDelay(ctx context.Context, delay time.Duration) error {
 
 // Promote makes a delayed job ready now (wait, or prioritized when it has
 // a priority), as Node's job.promote, emitting `waiting` with prev
-// "delayed". It returns ErrNotInState when the job is not delayed.
+// "delayed". When the job is not delayed it returns a *StateError (wrapping
+// ErrNotInState) naming the state it is in; ErrJobNotFound when it is gone.
 func (j *Job) Promote(ctx context.Context) error {
 	if err := j.bound(); err != nil {
 		return err
@@ -96,7 +97,7 @@ func (j *Job) Promote(ctx context.Context) error {
 	if _, err := scriptPromote.run(ctx, j.q.c, j.ID,
 		[]string{k.delayed(), k.wait(), k.paused(), k.meta(), k.prioritized(), k.active(), k.pc(), k.events(), k.marker()},
 		k.base, j.ID); err != nil {
-		return err
+		return j.q.stateError(ctx, "promote", j.ID, err, StateDelayed)
 	}
 	j.Delay = 0
 	return nil
@@ -117,8 +118,9 @@ type RetryOptions struct {
 // opts): finishedOn, processedOn and the failedReason (or returnvalue) are
 // cleared, a flow child is put back among its parent's pending
 // dependencies, and `waiting` is emitted with prev the old state. It
-// returns ErrNotInState when the job is not in that state and
-// ErrJobNotFound when it is gone. A nil opts resets nothing.
+// returns a *StateError (wrapping ErrNotInState) naming where the job is
+// when it is not in that state, and ErrJobNotFound when it is gone. A nil
+// opts resets nothing.
 func (j *Job) Retry(ctx context.Context, from JobState, opts *RetryOptions) error {
 	if err := j.bound(); err != nil {
 		return err
@@ -141,7 +143,7 @@ func (j *Job) Retry(ctx context.Context, from JobState, opts *RetryOptions) erro
 			k.prioritized(), k.pc()},
 		j.ID, boolArg(j.Opts.LIFO), field, string(from), boolArg(o.ResetAttemptsMade),
 		boolArg(o.ResetAttemptsStarted)); err != nil {
-		return err
+		return j.q.stateError(ctx, "retry", j.ID, err, from)
 	}
 	j.FailedReason, j.FinishedOn, j.ProcessedOn, j.ReturnValue = "", 0, 0, nil
 	if o.ResetAttemptsMade {
@@ -155,15 +157,9 @@ func (j *Job) Retry(ctx context.Context, from JobState, opts *RetryOptions) erro
 
 var scriptRemove = newScript("remove")
 
-// Errors of Remove.
-var (
-	// ErrJobLocked: a worker holds the job (or, removing children, one of
-	// its pending descendants); it cannot be removed now.
-	ErrJobLocked = errors.New("queue: job is being processed (locked)")
-	// ErrFlowJob is no longer returned: Remove handles flow parents and
-	// children. Kept for callers that still test for it.
-	ErrFlowJob = errors.New("queue: job is part of a flow, not supported by Remove")
-)
+// ErrJobLocked is Remove's refusal: a worker holds the job (or, removing
+// children, one of its pending descendants); it cannot be removed now.
+var ErrJobLocked = errors.New("queue: job is being processed (locked)")
 
 // RemoveOptions tune Queue.RemoveWithOptions. A nil *RemoveOptions means
 // the defaults (Node's).

@@ -25,16 +25,16 @@ func newKeys(prefix, name string) keys {
 // (the name must not contain ':'); braces are kept as given, never added.
 func validateNames(prefix, name string) error {
 	if prefix == "" {
-		return fmt.Errorf("queue: prefix must not be empty")
+		return &NameError{Reason: "prefix must not be empty"}
 	}
 	if name == "" {
-		return fmt.Errorf("queue: queue name must not be empty")
+		return &NameError{Reason: "queue name must not be empty"}
 	}
 	if strings.Contains(name, ":") {
-		return fmt.Errorf("queue: queue name %q must not contain ':'", name)
+		return &NameError{Reason: fmt.Sprintf("queue name %q must not contain ':'", name)}
 	}
 	if len(name) > 512 || len(prefix) > 512 {
-		return fmt.Errorf("queue: prefix and queue name must be at most 512 bytes")
+		return &NameError{Reason: "prefix and queue name must be at most 512 bytes"}
 	}
 	return nil
 }

@@ -8,10 +8,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/zyeute/zyeute-redis/internal/jobs"
 	"github.com/zyeute/zyeute-redis/queue"
@@ -19,39 +22,142 @@ import (
 )
 
 func init() {
-	register(command{name: "queue", summary: "queue admin: stats, list, add, retry, promote, remove, pause, resume", run: runQueueCmd})
+	register(command{name: "queue", summary: "queue admin: stats, jobs, job, logs, events, add, retry, promote, remove, clean, drain, obliterate, pause, resume", run: runQueueCmd})
 }
 
 const queueUsage = `Usage: zyeute queue <subcommand> [flags] [args]
 
-Subcommands:
-  stats [--json] [queue...]                  counts per state, paused, workers, oldest waiting age, active without lock
-  list <queue> <state> [--limit 20] [--offset 0] [--json]
-                                             states: waiting, prioritized, delayed, active, waiting-children, completed, failed
+Reading:
+  stats [--json] [queue...]                  counts per state, paused, workers, oldest waiting age, active without
+                                             lock; no queue: every queue under QUEUE_PREFIX (Node's too)
+  jobs <queue> <state> [--limit 20] [--offset 0] [--json]
+                                             one page of jobs (alias: list); states: waiting, prioritized,
+                                             delayed, active, waiting-children, completed, failed
+  job <queue> <id> [--logs 20] [--json]      one job: data, options, state, progress, result, failure and
+                                             stack trace, timestamps, last log lines
+  logs <queue> <id> [--limit 100] [--offset 0] [--json]
+                                             a job's log lines, oldest first
+  events <queue> [--from $|0|<id>] [--json]  follow the queue's events live until Ctrl-C ($: new events only;
+                                             0: the whole stream first; an event id: resume after it)
+Changing:
   add <queue> <name> <json> [--delay 5s] [--priority N] [--attempts N] [--job-id ID]
-                                             validate the payload and store the job (needs Redis)
+                                             validate the payload and store the job (app queues only)
   retry <queue> <id> [--reset-attempts]      move a failed or completed job back to wait
-  promote <queue> <id>                       run a delayed job now
+  retry <queue> --all [failed|completed]     move every failed (default) or completed job back to wait
+  promote <queue> <id> | promote <queue> --all
+                                             run a delayed job (every delayed job) now
   remove <queue> <id>                        delete a job no worker holds
   pause <queue> | resume <queue>             stop / restart fetching, for Go and Node workers alike
+Deleting (ask to type the queue name unless --force):
+  clean <queue> <state> [--grace 0s] [--limit 0] [--force] [--json]
+                                             delete jobs of a state older than grace (limit 0: all)
+  drain <queue> [--delayed] [--force]        delete the jobs waiting to run (and the delayed ones)
+  obliterate <queue> [--include-active] [--force]
+                                             delete the queue and every job of it
 
-Queues: ` + "video-enhancement, analytics, blockchain-sync, memory-mining, privacy-audit" + ` (stats, list, retry, promote,
-remove, pause and resume accept any BullMQ queue name under QUEUE_PREFIX).
-Exit codes: 0 ok, 1 failure (Redis unreachable, job not found…), 2 usage, 3 Redis not configured.
+Queues: any BullMQ queue name under QUEUE_PREFIX ("add" takes the app queues: ` + "video-enhancement, analytics,\n" +
+	`blockchain-sync, memory-mining, privacy-audit).
+Exit codes: 0 ok, 1 failure (Redis unreachable, job or queue not found, aborted…), 2 usage, 3 Redis not configured.
 `
 
 // queueEnv is what a queue subcommand works with.
 type queueEnv struct {
 	e      *env
+	in     io.Reader // answers to confirmation prompts
 	prefix string
 	conn   *redisconn.Conn
-	reg    *jobs.Registry
+	c      redis.UniversalClient
+	// destroy returns the destructive operations of a queue (tests plug
+	// in their own).
+	destroy func(*queue.Queue) destroyer
 }
 
-// usageErr and failure escape control characters: their messages may
-// carry job ids and names read from Redis or typed by the user.
+// queueFlags are every flag of the queue subcommands; each subcommand
+// declares the ones it takes (queueSubs).
+type queueFlags struct {
+	json, reset, all, force, delayed, includeActive bool
+	limit, offset, priority, attempts, logs         int
+	delay, grace                                    time.Duration
+	jobID, from                                     string
+	sub                                             string // the subcommand
+}
+
+// queueSub is one subcommand: its positional arguments (min, max), its
+// flags, and what it runs.
+type queueSub struct {
+	args  [2]int
+	flags []string
+	run   func(q *queueEnv, ctx context.Context, f *queueFlags, pos []string) error
+}
+
+var queueSubs = map[string]queueSub{
+	"stats":      {[2]int{0, 1 << 10}, []string{"json"}, (*queueEnv).stats},
+	"jobs":       {[2]int{2, 2}, []string{"json", "limit", "offset"}, (*queueEnv).jobs},
+	"list":       {[2]int{2, 2}, []string{"json", "limit", "offset"}, (*queueEnv).jobs},
+	"job":        {[2]int{2, 2}, []string{"json", "logs"}, (*queueEnv).job},
+	"logs":       {[2]int{2, 2}, []string{"json", "limit", "offset"}, (*queueEnv).logs},
+	"events":     {[2]int{1, 1}, []string{"json", "from"}, (*queueEnv).events},
+	"add":        {[2]int{3, 3}, []string{"json", "delay", "priority", "attempts", "job-id"}, (*queueEnv).add},
+	"retry":      {[2]int{1, 2}, []string{"reset-attempts", "all"}, (*queueEnv).retry},
+	"promote":    {[2]int{1, 2}, []string{"all"}, (*queueEnv).promote},
+	"remove":     {[2]int{2, 2}, nil, (*queueEnv).remove},
+	"pause":      {[2]int{1, 1}, nil, (*queueEnv).pauseResume},
+	"resume":     {[2]int{1, 1}, nil, (*queueEnv).pauseResume},
+	"clean":      {[2]int{2, 2}, []string{"json", "grace", "limit", "force"}, (*queueEnv).clean},
+	"drain":      {[2]int{1, 1}, []string{"delayed", "force"}, (*queueEnv).drain},
+	"obliterate": {[2]int{1, 1}, []string{"include-active", "force"}, (*queueEnv).obliterate},
+}
+
+// defineQueueFlags declares on fs the named flags, bound to f.
+func defineQueueFlags(fs *flag.FlagSet, f *queueFlags, names []string, sub string) {
+	limit := 20
+	if sub == "logs" {
+		limit = 100
+	} else if sub == "clean" {
+		limit = 0
+	}
+	for _, n := range names {
+		switch n {
+		case "json":
+			fs.BoolVar(&f.json, n, false, "print JSON")
+		case "limit":
+			fs.IntVar(&f.limit, n, limit, "how many")
+		case "offset":
+			fs.IntVar(&f.offset, n, 0, "skip this many")
+		case "logs":
+			fs.IntVar(&f.logs, n, 20, "how many of the last log lines to show")
+		case "from":
+			fs.StringVar(&f.from, n, "$", "where to start: $ (new events), 0 (whole stream) or an event id")
+		case "delay":
+			fs.DurationVar(&f.delay, n, 0, "delay before the job runs")
+		case "priority":
+			fs.IntVar(&f.priority, n, 0, "priority, 1 (highest) to 2097151")
+		case "attempts":
+			fs.IntVar(&f.attempts, n, 0, "attempts in all (default 3)")
+		case "job-id":
+			fs.StringVar(&f.jobID, n, "", "custom job id")
+		case "reset-attempts":
+			fs.BoolVar(&f.reset, n, false, "give the job its full attempts again")
+		case "all":
+			fs.BoolVar(&f.all, n, false, "every job of the state")
+		case "grace":
+			fs.DurationVar(&f.grace, n, 0, "keep jobs younger than this")
+		case "force":
+			fs.BoolVar(&f.force, n, false, "do not ask for confirmation")
+		case "delayed":
+			fs.BoolVar(&f.delayed, n, false, "delete the delayed jobs too")
+		case "include-active":
+			fs.BoolVar(&f.includeActive, n, false, "obliterate even while jobs are active (their workers will fail to finish them)")
+		default:
+			panic("zyeute: undeclared queue flag " + n)
+		}
+	}
+}
+
+// usageErr is a bad command line (exit 2). Its message may carry job ids
+// and names typed by the user: control characters are escaped.
 func usageErr(format string, a ...any) error {
-	return &exitError{code: exitUsage, err: errors.New(escapeControls(fmt.Sprintf("queue: "+format, a...)))}
+	return &exitError{code: exitUsage, err: errors.New(escapeControls("queue " + fmt.Sprintf(format, a...)))}
 }
 
 // parseInterspersed parses flags wherever they appear among the
@@ -75,98 +181,81 @@ func parseInterspersed(fs *flag.FlagSet, args []string) (pos []string, done bool
 }
 
 func runQueueCmd(ctx context.Context, e *env, args []string) error {
+	return runQueue(ctx, e, os.Stdin, args)
+}
+
+// runQueue is `zyeute queue` reading confirmations from in.
+func runQueue(ctx context.Context, e *env, in io.Reader, args []string) error {
+	return runQueueWith(ctx, &queueEnv{e: e, in: in, destroy: destroyerFor}, args)
+}
+
+func runQueueWith(ctx context.Context, q *queueEnv, args []string) error {
+	e := q.e
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		if len(args) == 0 {
 			_, _ = io.WriteString(e.stderr, queueUsage)
-			return usageErr("missing subcommand")
+			return usageErr("needs a subcommand")
 		}
 		_, _ = io.WriteString(e.stdout, queueUsage)
 		return nil
 	}
-	sub, rest := args[0], args[1:]
-	fs := flag.NewFlagSet("queue "+sub, flag.ContinueOnError)
+	name, rest := args[0], args[1:]
+	sub, ok := queueSubs[name]
+	if !ok {
+		_, _ = io.WriteString(e.stderr, queueUsage)
+		return usageErr("%s: unknown subcommand", truncateArg(name))
+	}
+	fs := flag.NewFlagSet("queue "+name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	fs.Usage = func() { _, _ = io.WriteString(e.stderr, queueUsage) }
-	jsonOut := fs.Bool("json", false, "print JSON")
-	limit := fs.Int("limit", 20, "list: how many jobs")
-	offset := fs.Int("offset", 0, "list: skip this many")
-	delay := fs.Duration("delay", 0, "add: delay before the job runs")
-	priority := fs.Int("priority", 0, "add: priority, 1 (highest) to 2097151")
-	attempts := fs.Int("attempts", 0, "add: attempts in all (default 3)")
-	jobID := fs.String("job-id", "", "add: custom job id")
-	reset := fs.Bool("reset-attempts", false, "retry: give the job its full attempts again")
+	f := queueFlags{sub: name}
+	defineQueueFlags(fs, &f, sub.flags, name)
 	pos, done, err := parseInterspersed(fs, rest)
 	if done {
 		return err
 	}
-	want := map[string][2]int{"stats": {0, 1 << 10}, "list": {2, 2}, "add": {3, 3}, "retry": {2, 2}, "promote": {2, 2},
-		"remove": {2, 2}, "pause": {1, 1}, "resume": {1, 1}}
-	n, ok := want[sub]
-	if !ok {
+	if len(pos) < sub.args[0] || len(pos) > sub.args[1] {
 		_, _ = io.WriteString(e.stderr, queueUsage)
-		return usageErr("unknown subcommand %q", truncateArg(sub))
+		return usageErr("%s: wrong number of arguments", name)
 	}
-	if len(pos) < n[0] || len(pos) > n[1] {
-		_, _ = io.WriteString(e.stderr, queueUsage)
-		return usageErr("%s: wrong number of arguments", sub)
-	}
-	reg, err := jobs.NewRegistry(nil)
+	return sub.run(q, ctx, &f, pos)
+}
+
+// connect opens Redis for the subcommand, once its arguments are checked.
+func (q *queueEnv) connect(ctx context.Context) (func(), error) {
+	cfg, err := loadConfig(q.e)
 	if err != nil {
-		return err
-	}
-	// Argument checks that need no Redis come first.
-	var state queue.JobState
-	var addData json.RawMessage
-	var addOpts *queue.AddOptions
-	switch sub {
-	case "list":
-		if state, err = jobs.ParseState(pos[1]); err != nil {
-			return usageErr("list: %v", err)
-		}
-		if *limit < 1 || *limit > jobs.MaxList || *offset < 0 {
-			return usageErr("list: --limit must be between 1 and %d and --offset at least 0", jobs.MaxList)
-		}
-	case "add":
-		spec, err := reg.Spec(pos[0])
-		if err != nil {
-			return usageErr("add: %s", strings.TrimPrefix(err.Error(), "jobs: "))
-		}
-		addData = json.RawMessage(pos[2])
-		if err := spec.Validate(addData); err != nil {
-			return usageErr("add: %v", err)
-		}
-		if addOpts, err = jobs.AddOptionsFor(&jobs.EnqueueOptions{Delay: *delay, Priority: *priority, Attempts: *attempts, JobID: *jobID}); err != nil {
-			return usageErr("add: %v", err)
-		}
-	}
-	cfg, err := loadConfig(e)
-	if err != nil {
-		return err
+		return nil, err
 	}
 	conn, err := redisconn.New(cfg.Redis, &redisconn.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer conn.Close()
 	if !conn.Configured() {
-		return &exitError{code: exitNotConfigured, err: errors.New("queue: Redis is not configured: set REDIS_URL or REDIS_HOST")}
+		conn.Close()
+		return nil, &exitError{code: exitNotConfigured, err: errors.New("queue: Redis is not configured: set REDIS_URL or REDIS_HOST")}
 	}
 	if st := conn.Check(ctx); st.State != redisconn.Connected {
-		return &exitError{code: exitFailure, err: fmt.Errorf("queue: redis unreachable at %s: %s", conn.Target(), st.Message)}
+		conn.Close()
+		return nil, &exitError{code: exitFailure, err: fmt.Errorf("queue: Redis unreachable at %s: %s", conn.Target(), st.Message)}
 	}
-	q := &queueEnv{e: e, prefix: cfg.QueuePrefix, conn: conn, reg: reg}
-	switch sub {
-	case "stats":
-		return q.stats(ctx, pos, *jsonOut)
-	case "list":
-		return q.list(ctx, pos[0], state, *offset, *limit, *jsonOut)
-	case "add":
-		return q.add(ctx, pos[0], pos[1], addData, addOpts, *jsonOut)
-	case "retry", "promote", "remove":
-		return q.jobOp(ctx, sub, pos[0], pos[1], *reset)
-	default: // pause, resume
-		return q.pauseResume(ctx, sub, pos[0])
+	q.prefix, q.conn, q.c = cfg.QueuePrefix, conn, conn.Client()
+	return func() { conn.Close() }, nil
+}
+
+// open connects and returns queue name (usage error for a bad name).
+func (q *queueEnv) open(ctx context.Context, op, name string) (*queue.Queue, func(), error) {
+	closeFn, err := q.connect(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
+	qq, err := queue.NewQueue(q.c, name, &queue.QueueOptions{Prefix: q.prefix, MaxDataSize: jobs.MaxPayloadSize,
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		closeFn()
+		return nil, nil, q.fail(op, name, "", err)
+	}
+	return qq, closeFn, nil
 }
 
 func truncateArg(s string) string {
@@ -176,30 +265,39 @@ func truncateArg(s string) string {
 	return s
 }
 
-// failure turns a runtime error into exit 1 without Redis internals noise.
-func failure(err error) error {
-	return &exitError{code: exitFailure, err: errors.New(escapeControls("queue: " + strings.TrimPrefix(err.Error(), "jobs: ")))}
-}
-
-func (q *queueEnv) stats(ctx context.Context, names []string, jsonOut bool) error {
-	if len(names) == 0 {
-		names = q.reg.Names()
-	}
-	for _, n := range names {
-		if _, err := queue.NewQueue(q.conn.Client(), n, &queue.QueueOptions{Prefix: q.prefix}); err != nil {
-			return usageErr("stats: %s", strings.TrimPrefix(err.Error(), "queue: "))
-		}
-	}
-	st, err := jobs.NewStats(q.conn, names, &jobs.StatsConfig{Prefix: q.prefix})
+// stats prints the named queues' numbers, or every queue's.
+func (q *queueEnv) stats(ctx context.Context, f *queueFlags, names []string) error {
+	closeFn, err := q.connect(ctx)
 	if err != nil {
 		return err
 	}
-	snap, err := st.Refresh(ctx)
-	if err != nil {
-		return failure(err)
+	defer closeFn()
+	if len(names) == 0 {
+		if names, err = queue.ListQueues(ctx, q.c, q.prefix); err != nil {
+			return q.fail("stats", "", "", err)
+		}
 	}
-	if jsonOut {
+	for _, n := range names {
+		if _, err := queue.NewQueue(q.c, n, &queue.QueueOptions{Prefix: q.prefix}); err != nil {
+			return q.fail("stats", n, "", err)
+		}
+	}
+	snap := &jobs.StatsSnapshot{GeneratedAt: time.Now().UTC(), Prefix: q.prefix, Queues: []jobs.QueueStats{}}
+	if len(names) > 0 {
+		st, err := jobs.NewStats(q.conn, names, &jobs.StatsConfig{Prefix: q.prefix})
+		if err != nil {
+			return q.fail("stats", "", "", err)
+		}
+		if snap, err = st.Refresh(ctx); err != nil {
+			return q.fail("stats", "", "", err)
+		}
+	}
+	if f.json {
 		return writeJSON(q.e.stdout, snap)
+	}
+	if len(snap.Queues) == 0 {
+		fmt.Fprintf(q.e.stderr, "no queues under the prefix %s yet\n", termSafe(q.prefix))
+		return nil
 	}
 	tw := tabwriter.NewWriter(q.e.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "QUEUE\tWAITING\tACTIVE\tDELAYED\tPRIORITIZED\tCOMPLETED\tFAILED\tPAUSED\tWORKERS\tOLDEST WAITING\tACTIVE NO LOCK")
@@ -224,131 +322,75 @@ func (q *queueEnv) stats(ctx context.Context, names []string, jsonOut bool) erro
 	return nil
 }
 
-// listedJob is one line of `queue list --json`.
-type listedJob struct {
-	ID           string          `json:"id"`
-	Name         string          `json:"name"`
-	Data         json.RawMessage `json:"data"`
-	CreatedAt    time.Time       `json:"created_at"`
-	AttemptsMade int             `json:"attempts_made"`
-	Priority     int             `json:"priority,omitempty"`
-	DelayMS      int64           `json:"delay_ms,omitempty"`
-	ProcessedBy  string          `json:"processed_by,omitempty"`
-	FailedReason string          `json:"failed_reason,omitempty"`
-	Result       json.RawMessage `json:"result,omitempty"`
-}
-
-func (q *queueEnv) list(ctx context.Context, name string, state queue.JobState, offset, limit int, jsonOut bool) error {
-	a, err := jobs.NewAdmin(q.conn.Client(), q.prefix)
-	if err != nil {
-		return err
-	}
-	js, err := a.List(ctx, name, state, offset, limit)
-	if err != nil {
-		if strings.Contains(err.Error(), "queue name") {
-			return usageErr("list: %s", strings.TrimPrefix(err.Error(), "queue: "))
-		}
-		return failure(err)
-	}
-	out := make([]listedJob, len(js))
-	for i, j := range js {
-		out[i] = listedJob{ID: j.ID, Name: j.Name, Data: j.Data, CreatedAt: time.UnixMilli(j.Timestamp).UTC(), AttemptsMade: j.AttemptsMade,
-			Priority: j.Priority, DelayMS: j.Delay, ProcessedBy: j.ProcessedBy, FailedReason: j.FailedReason, Result: j.ReturnValue}
-	}
-	if jsonOut {
-		return writeJSON(q.e.stdout, out)
-	}
-	tw := tabwriter.NewWriter(q.e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tCREATED\tATTEMPTS\tFAILED REASON")
-	// Ids, names and reasons come from Redis, written by any producer:
-	// control characters and bidi overrides are printed escaped.
-	for _, j := range out {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", termSafe(j.ID), termSafe(j.Name), j.CreatedAt.Format(time.RFC3339), j.AttemptsMade,
-			termSafe(truncateRunes(strings.ReplaceAll(j.FailedReason, "\n", " "), 40)))
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if len(out) == 0 {
-		fmt.Fprintf(q.e.stderr, "no %s jobs in %s\n", state, termSafe(name))
-	}
-	return nil
-}
-
 // add stores the job; unlike the HTTP API it never runs it here: Redis
 // being unreachable is an error.
-func (q *queueEnv) add(ctx context.Context, name, jobName string, data json.RawMessage, ao *queue.AddOptions, jsonOut bool) error {
-	qq, err := queue.NewQueue(q.conn.Client(), name, &queue.QueueOptions{Prefix: q.prefix, MaxDataSize: jobs.MaxPayloadSize})
+func (q *queueEnv) add(ctx context.Context, f *queueFlags, pos []string) error {
+	name, jobName, data := pos[0], pos[1], json.RawMessage(pos[2])
+	reg, err := jobs.NewRegistry(nil)
 	if err != nil {
 		return err
 	}
+	spec, err := reg.Spec(name)
+	if err != nil {
+		return usageErr("add: unknown queue %q (one of %s)", truncateArg(name), strings.Join(reg.Names(), ", "))
+	}
+	if err := spec.Validate(data); err != nil {
+		return usageErr("add: %v", err)
+	}
+	ao, err := jobs.AddOptionsFor(&jobs.EnqueueOptions{Delay: f.delay, Priority: f.priority, Attempts: f.attempts, JobID: f.jobID})
+	if err != nil {
+		return usageErr("add: %v", err)
+	}
+	qq, closeFn, err := q.open(ctx, "add", name)
+	if err != nil {
+		return err
+	}
+	defer closeFn()
 	job, err := qq.Add(ctx, jobName, data, ao)
 	if err != nil {
-		if errors.Is(err, queue.ErrInvalidOption) {
-			return usageErr("add: %s", strings.TrimPrefix(err.Error(), "queue: "))
-		}
-		return failure(err)
+		return q.fail("add", name, "", err)
 	}
-	if jsonOut {
+	if f.json {
 		return writeJSON(q.e.stdout, map[string]string{"id": job.ID, "queue": name, "name": jobName, "mode": string(jobs.ModeQueued)})
 	}
 	fmt.Fprintf(q.e.stdout, "added %s/%s (name %s)\n", termSafe(name), termSafe(job.ID), termSafe(jobName))
 	return nil
 }
 
-func (q *queueEnv) jobOp(ctx context.Context, op, name, id string, reset bool) error {
-	a, err := jobs.NewAdmin(q.conn.Client(), q.prefix)
+// pauseResume pauses or resumes a queue that exists: pausing a name with
+// no queue behind it (a typo) would create the queue's meta hash.
+func (q *queueEnv) pauseResume(ctx context.Context, f *queueFlags, pos []string) error {
+	name := pos[0]
+	qq, closeFn, err := q.open(ctx, f.sub, name)
 	if err != nil {
 		return err
 	}
-	switch op {
-	case "promote":
-		err = a.Promote(ctx, name, id)
-	case "remove":
-		err = a.Remove(ctx, name, id)
-	case "retry":
-		qq, qerr := queue.NewQueue(q.conn.Client(), name, &queue.QueueOptions{Prefix: q.prefix})
-		if qerr != nil {
-			return usageErr("retry: %s", strings.TrimPrefix(qerr.Error(), "queue: "))
-		}
-		st, serr := qq.GetState(ctx, id)
-		if serr != nil {
-			return failure(serr)
-		}
-		switch st {
-		case queue.StateFailed, queue.StateCompleted:
-			err = a.Retry(ctx, name, id, st, reset)
-		case queue.StateUnknown:
-			err = fmt.Errorf("retry %s/%s: %w", name, id, queue.ErrJobNotFound)
-		default:
-			err = fmt.Errorf("retry %s/%s: the job is %s; only failed or completed jobs can be retried", name, id, st)
-		}
+	defer closeFn()
+	if err := q.mustExist(ctx, f.sub, qq); err != nil {
+		return err
 	}
-	if err != nil {
-		if strings.Contains(err.Error(), "queue name") || strings.Contains(err.Error(), "job id must") {
-			return usageErr("%s: %s", op, strings.TrimPrefix(err.Error(), "queue: "))
-		}
-		return failure(err)
-	}
-	past := map[string]string{"promote": "promoted", "remove": "removed", "retry": "moved back to wait"}[op]
-	fmt.Fprintf(q.e.stdout, "%s/%s %s\n", termSafe(name), termSafe(id), past)
-	return nil
-}
-
-func (q *queueEnv) pauseResume(ctx context.Context, op, name string) error {
-	qq, err := queue.NewQueue(q.conn.Client(), name, &queue.QueueOptions{Prefix: q.prefix})
-	if err != nil {
-		return usageErr("%s: %s", op, strings.TrimPrefix(err.Error(), "queue: "))
-	}
-	if op == "pause" {
+	if f.sub == "pause" {
 		err = qq.Pause(ctx)
 	} else {
 		err = qq.Resume(ctx)
 	}
 	if err != nil {
-		return failure(err)
+		return q.fail(f.sub, name, "", err)
 	}
-	fmt.Fprintf(q.e.stdout, "%s %sd\n", termSafe(name), op)
+	fmt.Fprintf(q.e.stdout, "%s %sd\n", termSafe(name), f.sub)
+	return nil
+}
+
+// mustExist refuses a queue that does not exist (exit 1).
+func (q *queueEnv) mustExist(ctx context.Context, op string, qq *queue.Queue) error {
+	ok, err := qq.Exists(ctx)
+	if err != nil {
+		return q.fail(op, qq.Name(), "", err)
+	}
+	if !ok {
+		return q.failf(op, "no queue %s under the prefix %s (nothing was ever added to it; `zyeute queue stats` lists the queues)",
+			termSafe(qq.Name()), termSafe(q.prefix))
+	}
 	return nil
 }
 

@@ -74,8 +74,12 @@ func TestQueueCommand(t *testing.T) {
 		t.Errorf("list: %s", out)
 	}
 	out = cli(0, "list", "--json", "analytics", "delayed", "--limit", "5")
-	var listed []map[string]any
-	if err := json.Unmarshal([]byte(out), &listed); err != nil || len(listed) != 1 || listed[0]["id"] != "later-1" || listed[0]["delay_ms"] != 3600000.0 {
+	var page struct {
+		Total int              `json:"total"`
+		Jobs  []map[string]any `json:"jobs"`
+	}
+	if err := json.Unmarshal([]byte(out), &page); err != nil || page.Total != 1 || len(page.Jobs) != 1 || page.Jobs[0]["id"] != "later-1" ||
+		page.Jobs[0]["delay_ms"] != 3600000.0 {
 		t.Errorf("list delayed: %s (%v)", out, err)
 	}
 	cli(0, "list", "analytics", "failed")
@@ -122,10 +126,11 @@ func TestQueueCommand(t *testing.T) {
 	if st, _ := q.GetState(ctx, "f1"); st != queue.StateWaiting {
 		t.Errorf("retried job is %s", st)
 	}
-	if out := cli(exitFailure, "retry", "analytics", "f1"); !strings.Contains(out, "the job is waiting") {
+	// Messages name the job and the state found, with one prefix.
+	if out := cli(exitFailure, "retry", "analytics", "f1"); !strings.HasSuffix(out, "queue retry: job analytics/f1 is waiting, not failed or completed") {
 		t.Errorf("retry waiting job: %s", out)
 	}
-	if out := cli(exitFailure, "retry", "analytics", "nope"); !strings.Contains(out, "not found") {
+	if out := cli(exitFailure, "retry", "analytics", "nope"); !strings.HasSuffix(out, "queue retry: job analytics/nope not found") {
 		t.Errorf("retry missing job: %s", out)
 	}
 	if out := cli(0, "remove", "analytics", "f1"); !strings.Contains(out, "analytics/f1 removed") {

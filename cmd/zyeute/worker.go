@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"strings"
 
@@ -26,11 +27,13 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	concurrency := cfg.Workers.Concurrency
-	if *conc != 0 {
-		concurrency = *conc
-	}
+	fs.Visit(func(fl *flag.Flag) { // given on the command line, 0 included
+		if fl.Name == "concurrency" {
+			concurrency = *conc
+		}
+	})
 	if concurrency < 1 || concurrency > config.MaxWorkerConcurrency {
-		return &exitError{code: exitUsage, err: fmt.Errorf("worker: --concurrency must be between 1 and %d", config.MaxWorkerConcurrency)}
+		return &exitError{code: exitUsage, err: fmt.Errorf("worker: --concurrency must be between 1 and %d, got %d", config.MaxWorkerConcurrency, concurrency)}
 	}
 	reg, err := jobs.NewRegistry(registryConfig(e.registry, cfg))
 	if err != nil {

@@ -18,13 +18,15 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/zyeute/zyeute-redis/queue"
 )
 
 // Defaults.
 const (
 	DefaultRedisPort         = 6379
 	DefaultHTTPPort          = 5000
-	DefaultQueuePrefix       = "bull"
+	DefaultQueuePrefix       = queue.DefaultPrefix
 	DefaultModerationModel   = "omni-moderation-latest"
 	DefaultModerationAPIURL  = "https://api.openai.com/v1/moderations"
 	DefaultModerationTTL     = 24 * time.Hour

@@ -2,15 +2,9 @@ package jobs
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
-	"fmt"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/zyeute/zyeute-redis/queue"
 	"github.com/zyeute/zyeute-redis/redisconn"
@@ -134,30 +128,25 @@ func (s *Stats) refresh(ctx context.Context) (*StatsSnapshot, error) {
 	now := s.cfg.Now()
 	snap := &StatsSnapshot{GeneratedAt: now.UTC(), Prefix: s.cfg.Prefix, Queues: make([]QueueStats, 0, len(s.queues))}
 	for _, name := range s.queues {
-		k := newKeys(s.cfg.Prefix, name)
-		res, err := runScript(ctx, c, scriptStats, "stats "+name, k.statsKeys(), k.base, s.cfg.MaxActiveChecked)
+		q, err := queue.NewQueue(c, name, &queue.QueueOptions{Prefix: s.cfg.Prefix})
 		if err != nil {
 			return nil, err
 		}
-		arr, ok := res.([]any)
-		if !ok || len(arr) != 12 {
-			return nil, fmt.Errorf("jobs: stats %s: unexpected reply %T", name, res)
+		st, err := q.Stats(ctx, &queue.StatsOptions{MaxActiveChecked: s.cfg.MaxActiveChecked})
+		if err != nil {
+			return nil, err
 		}
-		n := func(i int) int64 { v, _ := arr[i].(int64); return v }
-		qs := QueueStats{Queue: name, Counts: queue.Counts{Waiting: n(0), Active: n(1), Delayed: n(2), Prioritized: n(3),
-			Completed: n(4), Failed: n(5), WaitingChildren: n(6), Paused: n(7)},
-			Paused: n(8) == 1, ActiveWithoutLock: n(10), ActiveChecked: n(11)}
-		if ts, _ := arr[9].(string); ts != "" {
-			if ms, err := strconv.ParseFloat(ts, 64); err == nil && ms > 0 {
-				age := max(now.Sub(time.UnixMilli(int64(ms))).Seconds(), 0)
-				qs.OldestWaitingAgeSeconds = &age
-			}
+		qs := QueueStats{Queue: name, Counts: st.Counts, Paused: st.Paused, ActiveWithoutLock: st.ActiveWithoutLock,
+			ActiveChecked: st.ActiveChecked}
+		if !st.OldestWaiting.IsZero() {
+			age := max(now.Sub(st.OldestWaiting).Seconds(), 0)
+			qs.OldestWaitingAgeSeconds = &age
 		}
 		snap.Queues = append(snap.Queues, qs)
 	}
-	workers, err := s.countWorkers(ctx)
+	workers, err := queue.CountWorkers(ctx, c, s.cfg.Prefix, s.queues)
 	if err != nil {
-		snap.WorkersError = "CLIENT LIST failed: " + redisconn.Explain(err)
+		snap.WorkersError = "CLIENT LIST failed: " + redisconn.Explain(errors.Unwrap(err))
 	} else {
 		for i := range snap.Queues {
 			w := workers[snap.Queues[i].Queue]
@@ -165,67 +154,4 @@ func (s *Stats) refresh(ctx context.Context) (*StatsSnapshot, error) {
 		}
 	}
 	return snap, nil
-}
-
-// countWorkers counts the connections named as BullMQ workers of each
-// queue: "<prefix>:<base64(queue)>" or "<prefix>:<base64(queue)>:w:<name>"
-// (protocol §11.9). On Cluster, each queue's workers are counted on the
-// master serving its marker key, where they block: a worker's cloned
-// cluster client also leaves a connection with the same name on whichever
-// node it loaded the slot map from, and go-redis sends a keyless CLIENT
-// LIST to the masters in turn.
-func (s *Stats) countWorkers(ctx context.Context) (map[string]int, error) {
-	cc, ok := s.r.Client().(*redis.ClusterClient)
-	if !ok {
-		list, err := s.r.Client().ClientList(ctx).Result()
-		if err != nil {
-			return nil, err
-		}
-		out := map[string]int{}
-		s.countIn(list, s.queues, out)
-		return out, nil
-	}
-	byMaster := map[string][]string{}
-	masters := map[string]*redis.Client{}
-	for _, q := range s.queues {
-		m, err := cc.MasterForKey(ctx, s.cfg.Prefix+":"+q+":marker")
-		if err != nil {
-			return nil, err
-		}
-		addr := m.Options().Addr
-		masters[addr] = m
-		byMaster[addr] = append(byMaster[addr], q)
-	}
-	out := map[string]int{}
-	for addr, qs := range byMaster {
-		list, err := masters[addr].ClientList(ctx).Result()
-		if err != nil {
-			return nil, err
-		}
-		s.countIn(list, qs, out)
-	}
-	return out, nil
-}
-
-// countIn adds to out the connections in a CLIENT LIST reply named as
-// workers of queues.
-func (s *Stats) countIn(list string, queues []string, out map[string]int) {
-	byName := map[string]string{}
-	for _, q := range queues {
-		byName[s.cfg.Prefix+":"+base64.StdEncoding.EncodeToString([]byte(q))] = q
-	}
-	for _, line := range strings.Split(list, "\n") {
-		i := strings.Index(line, " name=")
-		if i < 0 {
-			continue
-		}
-		name := line[i+len(" name="):]
-		if j := strings.IndexByte(name, ' '); j >= 0 {
-			name = name[:j]
-		}
-		base, _, _ := strings.Cut(name, ":w:")
-		if q, ok := byName[base]; ok {
-			out[q]++
-		}
-	}
 }

@@ -48,12 +48,13 @@ func TestStatsContentAndCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Two jobs in active: one locked by a live worker, one whose worker died.
-	k := newKeys(b.prefix, VideoEnhancement)
+	// (The state a dead worker leaves, seeded as BullMQ lays it out.)
+	base := b.prefix + ":" + VideoEnhancement + ":"
 	for _, id := range []string{"alive", "orphan"} {
-		c.HSet(ctx, k.job(id), "name", "x", "data", "{}", "opts", "{}", "timestamp", clk.now().UnixMilli())
-		c.LPush(ctx, k.key("active"), id)
+		c.HSet(ctx, base+id, "name", "x", "data", "{}", "opts", "{}", "timestamp", clk.now().UnixMilli())
+		c.LPush(ctx, base+"active", id)
 	}
-	c.Set(ctx, k.job("alive")+":lock", "token", time.Minute)
+	c.Set(ctx, base+"alive:lock", "token", time.Minute)
 	if err := d.Queue(MemoryMining).Pause(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -214,7 +214,7 @@ func (r *RedisJobs) Erase(ctx context.Context, userID, selfRequest string) (remo
 		case err == nil:
 			removed++
 		case errors.Is(err, queue.ErrJobNotFound):
-		case errors.Is(err, queue.ErrJobLocked), errors.Is(err, queue.ErrFlowJob), errors.Is(err, queue.ErrSchedulerJob):
+		case errors.Is(err, queue.ErrJobLocked), errors.Is(err, queue.ErrSchedulerJob):
 			left++
 		default:
 			return removed, events, left, fmt.Errorf("privacy-audit: removing job %s of %s: %w", f.ID, f.Queue, err)
