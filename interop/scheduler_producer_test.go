@@ -2,6 +2,7 @@ package interop
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -207,4 +208,45 @@ func TestInteropJobScheduler_GoMadeNodeWorkers(t *testing.T) {
 	if n, _ := q.GetJobSchedulersCount(e.ctx); err != nil || len(list) != 2 || n != 2 || list[0].Next > list[1].Next {
 		t.Fatalf("GetJobSchedulers %+v (%v), count %d", list, err, n)
 	}
+}
+
+var iterIDRe = regexp.MustCompile(`repeat:([A-Za-z0-9]+):\d{13}`)
+
+// Schedulers due now (every without a start date, a cron pattern with
+// immediately) write what Node writes once the call time is hidden: the
+// iteration's millis, the stored offset (now mod every).
+func TestInteropJobScheduler_DueNowSameAsNode(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	steps := []schedStep{
+		{op: "upsert", id: "now", repeat: map[string]any{"every": 5000}, goRepeat: queue.RepeatOptions{Every: 5 * time.Second},
+			tmpl: map[string]any{"opts": map[string]any{"lifo": true}}, goTmpl: &queue.JobTemplate{Opts: &queue.AddOptions{LIFO: true}}},
+		{op: "upsert", id: "imm", repeat: map[string]any{"pattern": "0 0 1 1 *", "immediately": true},
+			goRepeat: queue.RepeatOptions{Pattern: "0 0 1 1 *", Immediately: true},
+			tmpl:     map[string]any{"opts": map[string]any{"priority": 4}}, goTmpl: &queue.JobTemplate{Opts: &queue.AddOptions{Priority: 4}}},
+	}
+	fix := func(h map[string]any) {
+		schedFix(h)
+		if _, ok := h["offset"]; ok {
+			h["offset"] = "O"
+		}
+		if o, ok := h["opts"].(map[string]any); ok && o["prevMillis"] != nil {
+			o["prevMillis"] = "T"
+		}
+	}
+	state := func(name, by string) map[string]string {
+		e.runSched(name, by, steps)
+		out := map[string]string{}
+		for k, v := range queueStates(t, e, map[string]string{"Q": name}, fix) {
+			v = strings.ReplaceAll(v, `@`, ` @`) // keep zset scores apart from ids
+			out[iterIDRe.ReplaceAllString(k, "repeat:$1:N")] = iterIDRe.ReplaceAllString(v, "repeat:$1:N")
+		}
+		return out
+	}
+	want := state(e.queueName("n"), "nn")
+	got := state(e.queueName("g"), "gg")
+	if !strings.Contains(want["Q:wait"], "repeat:now:N") || !strings.Contains(want["Q:prioritized"], "repeat:imm:N") {
+		t.Fatalf("Node's iterations are not due now: %v", want)
+	}
+	sameState(t, want, got)
 }
