@@ -2,6 +2,7 @@ package interop
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"regexp"
@@ -403,5 +404,97 @@ func TestInteropFlowProducer_CpofRdof(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// treeView is a flow tree as the getflow peer scenario prints it.
+type treeView struct {
+	ID       string     `json:"id"`
+	Name     string     `json:"name"`
+	Queue    string     `json:"queue"`
+	Children []treeView `json:"children,omitempty"`
+}
+
+// goTree renders a Go JobNode like the peer, children sorted by id (Node
+// lists them in SCAN order).
+func goTree(n *queue.JobNode) treeView {
+	v := treeView{ID: n.Job.ID, Name: n.Job.Name, Queue: n.Queue}
+	for _, c := range n.Children {
+		v.Children = append(v.Children, goTree(c))
+	}
+	sortTree(&v)
+	return v
+}
+
+func sortTree(v *treeView) {
+	sort.Slice(v.Children, func(i, j int) bool { return v.Children[i].ID < v.Children[j].ID })
+	for i := range v.Children {
+		sortTree(&v.Children[i])
+	}
+}
+
+func (e *env) nodeGetFlow(name, id string, depth int) treeView {
+	e.t.Helper()
+	p := startPeer(e.ctx, e.t, "getflow", e.args(name, map[string]any{"id": id, "depth": depth, "maxChildren": 20}))
+	m := p.waitType("tree", 20*time.Second)
+	p.collect(10 * time.Second)
+	var out struct {
+		Tree treeView `json:"tree"`
+	}
+	if err := json.Unmarshal(m.Raw, &out); err != nil {
+		e.t.Fatal(err)
+	}
+	sortTree(&out.Tree)
+	return out.Tree
+}
+
+// queue.GetFlow reads the tree Node's getFlow reads: a Node-made flow over
+// three queues, with processed and pending children, at full depth and
+// cut at depth 2; the Go FlowProducer's returned tree is the same too.
+func TestInteropGetFlow_SameAsNode(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	names := map[string]string{"P": e.queueName("p"), "C": e.queueName("c"), "G": e.queueName("g")}
+	tree := flowSpec{name: "root", queue: "P", data: map[string]any{}, opts: map[string]any{"jobId": "root"},
+		children: []flowSpec{
+			{name: "c1", queue: "C", data: map[string]any{"return": 1}, opts: map[string]any{"jobId": "c1"}},
+			{name: "mid", queue: "G", data: map[string]any{}, opts: map[string]any{"jobId": "mid"}, children: []flowSpec{
+				{name: "g1", queue: "C", data: map[string]any{"return": 2}, opts: map[string]any{"jobId": "g1"}},
+				{name: "g2", queue: "P", data: map[string]any{}, opts: map[string]any{"jobId": "g2"}},
+			}},
+		}}
+	p := startPeer(e.ctx, t, "flow", e.args(names["P"], map[string]any{"flow": tree.node(names)}))
+	p.waitType("flow", 20*time.Second)
+	p.collect(10 * time.Second)
+	// c1 and g1 complete (processed children); g2 stays pending.
+	w, r := e.goWorker(names["C"], nil, nil)
+	r.waitFinals(t, 2, 30*time.Second)
+	closeWorker(t, w)
+
+	for _, depth := range []int{10, 2} {
+		want := e.nodeGetFlow(names["P"], "root", depth)
+		n, err := queue.GetFlow(e.ctx, e.c, queue.FlowOpts{ID: "root", QueueName: names["P"], Prefix: e.prefix, Depth: depth})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := goTree(n); !reflect.DeepEqual(got, want) {
+			t.Fatalf("depth %d: Go GetFlow\n%s\nNode getFlow\n%s", depth, mustJSON(t, got), mustJSON(t, want))
+		}
+		if depth == 10 && (len(want.Children) != 2 || len(want.Children[1].Children) != 2) {
+			t.Fatalf("Node tree %s", mustJSON(t, want))
+		}
+	}
+	if _, err := queue.GetFlow(e.ctx, e.c, queue.FlowOpts{ID: "nope", QueueName: names["P"]}); !errors.Is(err, queue.ErrJobNotFound) {
+		t.Fatalf("missing root: %v", err)
+	}
+
+	goNames := map[string]string{"P": e.queueName("gp"), "C": e.queueName("gc"), "G": e.queueName("gg")}
+	gn := e.goFlow(tree.goJob(t, goNames))
+	read, err := queue.GetFlow(e.ctx, e.c, queue.FlowOpts{ID: gn.Job.ID, QueueName: goNames["P"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(goTree(read), goTree(gn)) {
+		t.Fatalf("GetFlow of a Go flow %s, Add returned %s", mustJSON(t, goTree(read)), mustJSON(t, goTree(gn)))
 	}
 }

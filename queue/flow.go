@@ -60,7 +60,9 @@ type FlowJobOptions struct {
 
 // JobNode is a stored flow node: its job and its children's nodes.
 type JobNode struct {
-	Job      *Job
+	Job *Job
+	// Queue is the job's queue as "prefix:name" (Node's queueQualifiedName).
+	Queue    string
 	Children []*JobNode
 }
 
@@ -246,8 +248,8 @@ func (b *flowBuilder) add(n *FlowJob, parent *parentLink, path string) (*JobNode
 	b.args = append(b.args, q.k.base, j.ID, j.Name, j.Timestamp, string(j.Data), string(optsJSON), j.Delay,
 		j.Priority, boolArg(jo.LIFO), pq, pid, parentJSON, boolArg(len(n.Children) > 0))
 
-	out := &JobNode{Job: j}
-	me := &parentLink{queueKey: prefix + ":" + n.QueueName, id: j.ID}
+	out := &JobNode{Job: j, Queue: prefix + ":" + n.QueueName}
+	me := &parentLink{queueKey: out.Queue, id: j.ID}
 	for i := range n.Children {
 		c, err := b.add(&n.Children[i], me, fmt.Sprintf("%s.Children[%d]", path, i))
 		if err != nil {
