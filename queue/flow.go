@@ -205,7 +205,7 @@ func (b *flowBuilder) add(n *FlowJob, parent *parentLink, path string) (*JobNode
 		parent = &parentLink{queueKey: fo.Parent.Queue, id: fo.Parent.ID}
 		b.slotKeys = append(b.slotKeys, parent.queueKey+":"+parent.id)
 	}
-	q := &Queue{c: b.f.c, name: n.QueueName, k: newKeys(prefix, n.QueueName), opts: b.f.opts, log: b.f.opts.Logger}
+	q := queueOf(b.f.c, prefix, n.QueueName, b.f.opts)
 	p, err := q.prepare(n.Name, n.Data, &fo.AddOptions)
 	if err != nil {
 		return nil, fmt.Errorf("queue: flow job %s: %w", path, err)
@@ -258,6 +258,14 @@ func (b *flowBuilder) add(n *FlowJob, parent *parentLink, path string) (*JobNode
 		out.Children = append(out.Children, c)
 	}
 	return out, nil
+}
+
+// queueOf is a Queue for a flow node's queue, its names already checked
+// (NewQueue would also apply the per-queue Cluster check, which a flow
+// replaces with checkSlots).
+func queueOf(c redis.UniversalClient, prefix, name string, o QueueOptions) *Queue {
+	o.Prefix = prefix
+	return &Queue{c: c, name: name, k: newKeys(prefix, name), opts: o, log: o.Logger}
 }
 
 // parentField is a child's `parent` hash field, as Node writes it.

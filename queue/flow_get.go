@@ -74,8 +74,7 @@ func (r *flowReader) node(ctx context.Context, prefix, name, id string, depth in
 	if r.count++; r.count > MaxFlowNodes {
 		return nil, optErr("Depth", "the flow has more than %d jobs; lower Depth or MaxChildren", MaxFlowNodes)
 	}
-	q := &Queue{c: r.c, name: name, k: newKeys(prefix, name), opts: (&QueueOptions{Prefix: prefix}).withDefaults()}
-	q.log = q.opts.Logger
+	q := queueOf(r.c, prefix, name, (*QueueOptions)(nil).withDefaults())
 	j, err := q.GetJob(ctx, id)
 	if errors.Is(err, ErrJobNotFound) {
 		return nil, nil

@@ -129,3 +129,32 @@ func TestFlowProducerBadInput(t *testing.T) {
 		t.Fatalf("refused flows wrote %v", ks)
 	}
 }
+
+// AddBulk stores several flows in one call, or none of them when one is
+// invalid.
+func TestFlowProducerAddBulk(t *testing.T) {
+	b := setup(t)
+	fp := newFP(t, b)
+	kid := func(name string) []FlowJob { return []FlowJob{{Name: name, QueueName: b.name + "c"}} }
+	if _, err := fp.AddBulk(b.ctx, []FlowJob{{Name: "a", QueueName: b.name, Children: kid("x")},
+		{Name: "", QueueName: b.name}}); err == nil || !strings.Contains(err.Error(), "flow 1") {
+		t.Fatalf("invalid second flow: err %v, want one naming flow 1", err)
+	}
+	if ks := keysOf(t, b); len(ks) != 0 {
+		t.Fatalf("a refused AddBulk wrote %v", ks)
+	}
+	nodes, err := fp.AddBulk(b.ctx, []FlowJob{{Name: "a", QueueName: b.name, Children: kid("x")},
+		{Name: "b", QueueName: b.name, Children: kid("y")}})
+	if err != nil || len(nodes) != 2 {
+		t.Fatalf("AddBulk: %v, %d nodes", err, len(nodes))
+	}
+	for _, n := range nodes {
+		if st, _ := b.q.GetState(b.ctx, n.Job.ID); st != StateWaitingChildren || n.Queue != "bull:"+b.name {
+			t.Fatalf("root %s (%s) is %s", n.Job.ID, n.Queue, st)
+		}
+		deps := b.client.SMembers(b.ctx, "bull:"+b.name+":"+n.Job.ID+":dependencies").Val()
+		if len(deps) != 1 || deps[0] != "bull:"+b.name+"c:"+n.Children[0].Job.ID {
+			t.Fatalf("root %s dependencies %v", n.Job.ID, deps)
+		}
+	}
+}
