@@ -57,7 +57,8 @@
 //
 // # Not supported
 //
-// Removing flow jobs, Queue.Drain, Clean, Obliterate, recording metrics,
+// Adding flows from Go (no FlowProducer), creating job schedulers from Go,
+// removing flow jobs, Queue.Drain, Clean, Obliterate, recording metrics,
 // manual rate limiting, moving jobs by hand (MoveToFailed,
 // MoveToCompleted, moveToDelayed, moveToWaitingChildren), sandboxed
 // processors and custom backoff strategies. The README's "Not implemented
