@@ -78,8 +78,20 @@ func (e *env) nodeFlowOpts(parentQ string, parentOpts map[string]any, childQ, id
 // queue and returns the outcome.
 func runFlowFix(t *testing.T, e *env, engine string, tc flowFixCase) flowFixOutcome {
 	t.Helper()
-	pq, cq, iq := e.queueName("p"+engine), e.queueName("c"+engine), e.queueName("i"+engine)
-	parent, ids := e.nodeFlowOpts(pq, tc.parentOpts, cq, iq, tc.children)
+	return runFlowFixBy(t, e, "", engine, tc)
+}
+
+// runFlowFixBy is runFlowFix with the flow added by a Node FlowProducer
+// (producer "") or the Go one (producer "go").
+func runFlowFixBy(t *testing.T, e *env, producer, engine string, tc flowFixCase) flowFixOutcome {
+	t.Helper()
+	tag := producer + engine
+	pq, cq, iq := e.queueName("p"+tag), e.queueName("c"+tag), e.queueName("i"+tag)
+	add := e.nodeFlowOpts
+	if producer == "go" {
+		add = e.goFlowOpts
+	}
+	parent, ids := add(pq, tc.parentOpts, cq, iq, tc.children)
 	kids := make([]string, len(ids))
 	rename := map[string]string{}
 	finals := 0

@@ -47,11 +47,18 @@
 //
 // # Flows and job schedulers
 //
-// Go workers run flows created by Node's FlowProducer (a parent waiting in
-// waiting-children until its children finish, with the failure policies
-// failParentOnFailure, ignoreDependencyOnFailure, continueParentOnFailure,
-// removeDependencyOnFailure) and keep Node-created job schedulers (every
-// and cron) running, each iteration scheduling the next.
+// A FlowProducer adds flows (Add, AddBulk): trees of jobs across queues,
+// a parent waiting in waiting-children until its children finish, with
+// the failure policies failParentOnFailure, ignoreDependencyOnFailure,
+// continueParentOnFailure, removeDependencyOnFailure; the whole tree is
+// stored in one atomic script call. GetFlow reads a tree back. Go workers
+// run flows whoever made them.
+//
+// Queue.UpsertJobScheduler creates or replaces a job scheduler (every or
+// cron pattern, time zone, limit, start and end dates, a job template);
+// GetJobScheduler, GetJobSchedulers, GetJobSchedulersCount read them and
+// RemoveJobScheduler removes one. Workers, Node or Go, keep every
+// scheduler running, each iteration scheduling the next.
 //
 // # Not supported
 //

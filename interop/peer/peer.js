@@ -345,6 +345,22 @@ async function flow() {
   await finish({});
 }
 
+// getflow: FlowProducer.getFlow({id: args.id, queueName: args.queue,
+// depth, maxChildren}); prints {"type":"tree","tree"} where each node is
+// {id, name, queue (queueQualifiedName), children?} and done.
+async function getflow() {
+  const fp = new FlowProducer(base);
+  fp.on('error', fail);
+  closers.push(() => fp.close());
+  await fp.waitUntilReady();
+  out({ type: 'ready' });
+  const view = n => n && Object.assign({ id: n.job.id, name: n.job.name, queue: n.job.queueQualifiedName },
+    n.children ? { children: n.children.filter(c => c).map(view) } : {});
+  const tree = await fp.getFlow({ id: args.id, queueName: args.queue, depth: args.depth, maxChildren: args.maxChildren });
+  out({ type: 'tree', tree: view(tree) || null });
+  await finish({});
+}
+
 // finished: for each of args.ids, job.waitUntilFinished(queueEvents) and
 // print {"type":"finished","id","result"} or {"type":"finished","id","reason"}.
 async function finishedScenario() {
@@ -437,7 +453,7 @@ async function jobops() {
   await finish({});
 }
 
-const scenarios = { jobops, getters, add, work, hang, events, inspect, admin, flow, finished: finishedScenario, schedule };
+const scenarios = { jobops, getters, add, work, hang, events, inspect, admin, flow, getflow, finished: finishedScenario, schedule };
 if (!scenarios[scenario]) {
   out({ type: 'error', message: 'unknown scenario ' + scenario });
   process.exit(2);
