@@ -1,0 +1,243 @@
+package dashboard
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"sync"
+	"time"
+	"unicode"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/zyeute/zyeute-redis/queue"
+)
+
+// maxListedQueues bounds the overview (each queue costs a few round trips).
+const maxListedQueues = 200
+
+// cleanBatch bounds one "clean completed" and one "retry all failed".
+const cleanBatch = 10000
+
+// queueRow is one queue of the overview.
+type queueRow struct {
+	Name          string       `json:"name"`
+	Counts        queue.Counts `json:"counts"`
+	Paused        bool         `json:"paused"`
+	Workers       *int         `json:"workers"`
+	OldestWaiting *float64     `json:"oldest_waiting_age_seconds"`
+}
+
+type overview struct {
+	Prefix      string     `json:"prefix"`
+	GeneratedAt time.Time  `json:"generated_at"`
+	Queues      []queueRow `json:"queues"`
+	Truncated   bool       `json:"truncated,omitempty"`
+	Errors      []string   `json:"errors,omitempty"`
+}
+
+// queueCache keeps the last overview for ttl: many open pages cost Redis
+// what one does.
+type queueCache struct {
+	ttl time.Duration
+
+	mu    sync.Mutex
+	at    time.Time
+	last  *overview
+	names map[string]bool
+}
+
+var errNoRedis = &apiError{status: http.StatusServiceUnavailable, msg: "Redis is not configured (REDIS_URL or REDIS_HOST): no queues to show", code: "no_redis"}
+
+func (s *Server) client() (redis.UniversalClient, error) {
+	if s.o.Redis == nil {
+		return nil, errNoRedis
+	}
+	return s.o.Redis, nil
+}
+
+// redisError turns a Redis failure into a 503 that says what failed.
+func redisError(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return err
+	}
+	return &apiError{status: http.StatusServiceUnavailable, msg: what + ": " + err.Error(), code: "redis"}
+}
+
+func (s *Server) overview(ctx context.Context) (*overview, error) {
+	c, err := s.client()
+	if err != nil {
+		return nil, err
+	}
+	s.queues.mu.Lock()
+	defer s.queues.mu.Unlock()
+	now := s.o.Now()
+	if s.queues.last != nil && now.Sub(s.queues.at) < s.queues.ttl {
+		return s.queues.last, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	names, err := queue.ListQueues(ctx, c, s.o.Prefix)
+	if err != nil {
+		return nil, redisError("listing queues", err)
+	}
+	slices.Sort(names)
+	ov := &overview{Prefix: s.o.Prefix, GeneratedAt: now.UTC(), Queues: []queueRow{}}
+	if len(names) > maxListedQueues {
+		names, ov.Truncated = names[:maxListedQueues], true
+	}
+	known := make(map[string]bool, len(names))
+	for _, name := range names {
+		known[name] = true
+		q, err := queue.NewQueue(c, name, &queue.QueueOptions{Prefix: s.o.Prefix})
+		if err != nil {
+			ov.Errors = append(ov.Errors, name+": "+err.Error())
+			continue
+		}
+		row := queueRow{Name: name}
+		if row.Counts, err = q.Counts(ctx); err != nil {
+			return nil, redisError("counting jobs of "+name, err)
+		}
+		if row.Paused, err = q.IsPaused(ctx); err != nil {
+			return nil, redisError("reading "+name, err)
+		}
+		if ws, err := q.GetWorkers(ctx); err != nil {
+			ov.Errors = append(ov.Errors, name+": workers: "+err.Error())
+		} else {
+			n := len(ws)
+			row.Workers = &n
+		}
+		if row.Counts.Waiting > 0 {
+			if js, _ := q.GetJobs(ctx, []queue.JobState{queue.StateWaiting}, 0, 0, true); len(js) > 0 && js[0].Timestamp > 0 {
+				age := max(now.Sub(js[0].TimestampTime()).Seconds(), 0)
+				row.OldestWaiting = &age
+			}
+		}
+		ov.Queues = append(ov.Queues, row)
+	}
+	s.queues.at, s.queues.last, s.queues.names = now, ov, known
+	return ov, nil
+}
+
+// forget drops the cached overview (after an action changed a queue).
+func (s *Server) forget() {
+	s.queues.mu.Lock()
+	s.queues.last = nil
+	s.queues.mu.Unlock()
+}
+
+func (s *Server) listQueues(w http.ResponseWriter, r *http.Request, _ *caller) error {
+	ov, err := s.overview(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ov)
+	return nil
+}
+
+// checkName refuses names no queue could have before Redis is asked.
+func checkName(what, v string) error {
+	if v == "" || len(v) > 512 {
+		return errorf(http.StatusBadRequest, "%s must be 1 to 512 bytes", what)
+	}
+	for _, r := range v {
+		if unicode.IsControl(r) {
+			return errorf(http.StatusBadRequest, "%s contains a control character", what)
+		}
+	}
+	return nil
+}
+
+// openQueue returns the queue named in the path, which must exist (be
+// discovered under the prefix): an action never creates a queue.
+func (s *Server) openQueue(ctx context.Context, r *http.Request) (*queue.Queue, error) {
+	c, err := s.client()
+	if err != nil {
+		return nil, err
+	}
+	name := r.PathValue("queue")
+	if err := checkName("queue name", name); err != nil {
+		return nil, err
+	}
+	s.queues.mu.Lock()
+	known := s.queues.names[name]
+	s.queues.mu.Unlock()
+	if !known {
+		s.forget()
+		if _, err := s.overview(ctx); err != nil {
+			return nil, err
+		}
+		s.queues.mu.Lock()
+		known = s.queues.names[name]
+		s.queues.mu.Unlock()
+	}
+	if !known {
+		return nil, errorf(http.StatusNotFound, "no queue %q under prefix %q", name, s.o.Prefix)
+	}
+	q, err := queue.NewQueue(c, name, &queue.QueueOptions{Prefix: s.o.Prefix})
+	if err != nil {
+		return nil, errorf(http.StatusBadRequest, "queue %q: %v", name, err)
+	}
+	return q, nil
+}
+
+// Cleaner is the queue's clean operation (queue.Queue.Clean): remove up
+// to limit jobs in state that finished more than grace ago, returning
+// their ids.
+type Cleaner interface {
+	Clean(ctx context.Context, grace time.Duration, limit int, state queue.JobState) ([]string, error)
+}
+
+// queueAction runs pause, resume, retry-failed or clean-completed.
+func (s *Server) queueAction(w http.ResponseWriter, r *http.Request, _ *caller) error {
+	action := r.PathValue("action")
+	switch action {
+	case "pause", "resume", "retry-failed", "clean-completed":
+	default:
+		return errorf(http.StatusNotFound, "no queue action %q (pause, resume, retry-failed, clean-completed)", action)
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	q, err := s.openQueue(ctx, r)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{"queue": q.Name(), "action": action}
+	switch action {
+	case "pause":
+		err = q.Pause(ctx)
+	case "resume":
+		err = q.Resume(ctx)
+	case "retry-failed":
+		var before int64
+		if before, err = failedCount(ctx, q); err == nil {
+			err = q.RetryJobs(ctx, queue.StateFailed, 1000, s.o.Now())
+			out["failed_before"] = before
+		}
+	case "clean-completed":
+		cl, ok := any(q).(Cleaner)
+		if !ok {
+			return errorf(http.StatusNotImplemented, "clean is not available in this build (queue.Queue has no Clean method)")
+		}
+		var ids []string
+		ids, err = cl.Clean(ctx, 0, cleanBatch, queue.StateCompleted)
+		out["removed"] = len(ids)
+	}
+	if err != nil {
+		return redisError(action+" "+q.Name(), err)
+	}
+	s.forget()
+	s.log.Info("[Dashboard] queue action", "queue", q.Name(), "action", action)
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func failedCount(ctx context.Context, q *queue.Queue) (int64, error) {
+	c, err := q.Counts(ctx)
+	return c.Failed, err
+}
