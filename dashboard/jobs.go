@@ -373,7 +373,10 @@ func (s *Server) queueMetrics(w http.ResponseWriter, r *http.Request, _ *caller)
 		if err != nil {
 			return redisError("reading metrics", err)
 		}
-		out[kind] = map[string]any{"count": m.Count, "prev_ts": m.PrevTS, "per_minute": m.Data, "points": m.Points}
+		// The minute in progress is not a data point yet: BullMQ pushes it
+		// when the minute turns. count - prevCount is what it holds so far.
+		out[kind] = map[string]any{"count": m.Count, "prev_ts": m.PrevTS, "per_minute": m.Data, "points": m.Points,
+			"current": max(m.Count-m.PrevCount, 0)}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil

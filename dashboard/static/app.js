@@ -115,10 +115,13 @@
   function bodyError(r) {
     return (r.body && typeof r.body.error === 'string') ? r.body.error : ('HTTP ' + r.status);
   }
+  var noticeTimer = null;
   function notice(msg, bad) {
     var n = $('notice');
     n.className = 'banner ' + (bad ? 'error' : 'info');
     message(n, msg);
+    clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(function () { message(n, ''); }, bad ? 15000 : 6000);
   }
 
   // ---- sign-in -----------------------------------------------------------
@@ -135,6 +138,7 @@
     show($('signout'), false);
     show($('nav'), false);
     document.querySelectorAll('.view').forEach(function (v) { show(v, false); });
+    show($('health'), true);
     $('token').focus();
   }
   // signedOut is called on any 401 of the API.
@@ -224,6 +228,7 @@
     route = parseRoute();
     if (!signedIn) { return; }
     document.querySelectorAll('.view').forEach(function (v) { show(v, v.id === 'view-' + route.view); });
+    show($('health'), route.view === 'overview');
     document.querySelectorAll('[data-nav]').forEach(function (a) {
       var on = a.getAttribute('data-nav') === (route.view === 'redis' ? 'redis' : 'overview');
       if (on) { a.setAttribute('aria-current', 'page'); } else { a.removeAttribute('aria-current'); }
@@ -380,9 +385,7 @@
         s.appendChild(r);
       });
     });
-    var t = svg('text', { x: 2, y: 10, 'class': 'axis' });
-    t.textContent = 'max ' + maxV + '/min';
-    s.appendChild(t);
+    s.setAttribute('data-max', String(maxV));
     return s;
   }
   function pushSample(arr, v) {
@@ -529,11 +532,14 @@
     call('GET', qpath(q) + '/metrics?minutes=60', true).then(function (r) {
       if (r.status !== 200 || !r.body) { text($('q-chart-msg'), bodyError(r)); return; }
       var c = r.body.completed, f = r.body.failed;
-      var rev = function (a) { var x = (a || []).slice(0, 60).reverse(); while (x.length < 60) { x.unshift(0); } return x; };
-      $('q-chart').replaceChildren(bars([
-        { values: rev(c.per_minute), cls: 'ok', label: 'terminés / completed' },
-        { values: rev(f.per_minute), cls: 'bad', label: 'échoués / failed' }], 600, 120));
-      text($('q-chart-msg'), (c.points || f.points)
+      // Newest first from the server, the minute in progress in front.
+      var rev = function (m) { var x = [m.current || 0].concat(m.per_minute || []).slice(0, 60).reverse(); while (x.length < 60) { x.unshift(0); } return x; };
+      var chart = bars([
+        { values: rev(c), cls: 'ok', label: 'terminés / completed' },
+        { values: rev(f), cls: 'bad', label: 'échoués / failed' }], 600, 120);
+      $('q-chart').replaceChildren(el('span', 'max ' + chart.getAttribute('data-max') + ' / min', 'axis'), chart,
+        el('span', '← 60 min', 'axis'), el('span', 'maintenant / now →', 'axis right'));
+      text($('q-chart-msg'), (c.count || f.count || c.points || f.points)
         ? 'Total : ' + num(c.count) + ' terminés / completed, ' + num(f.count) + ' échoués / failed (vert / green: terminés, rouge / red: échoués)'
         : 'Aucune métrique enregistrée : les workers doivent avoir l\u2019option metrics. / No metrics recorded: workers need the metrics option.');
     });
