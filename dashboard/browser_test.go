@@ -281,3 +281,40 @@ func TestBrowserSessionExpiry(t *testing.T) {
 	}
 	noPageErrors(t, br)
 }
+
+// TestBrowserPhoneKeyboard: on a phone-sized screen the page signs in with
+// the keyboard alone (focus starts in the token field, Enter submits) and
+// no view is wider than the screen (wide tables scroll inside their card).
+func TestBrowserPhoneKeyboard(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	ctx := context.Background()
+	q := b.queue("video-enhancement")
+	j, err := q.Add(ctx, "enhance", map[string]any{"url": "https://cdn.example/v.mp4"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := bt.Start(t, &bt.Options{Timeout: 90 * time.Second, Width: 390, Height: 844})
+	tab := br.Ctx
+	if err := chromedp.Do(tab, chromedp.Navigate(b.ts.URL+"/admin")); err != nil {
+		t.Fatal(err)
+	}
+	bt.WaitJS(t, tab, "focus in the token field", `document.activeElement && document.activeElement.id === 'token'`, 15*time.Second)
+	if err := chromedp.Do(tab, chromedp.KeyEvent(testToken+"\r")); err != nil {
+		t.Fatal(err)
+	}
+	bt.WaitJS(t, tab, "signed in", `!!document.querySelector('tr[data-queue="video-enhancement"]')`, 20*time.Second)
+	fits := `document.documentElement.scrollWidth <= window.innerWidth + 1`
+	if !bt.Eval[bool](t, tab, fits) {
+		t.Errorf("overview is %d px wide on a %d px screen", bt.Eval[int](t, tab, `document.documentElement.scrollWidth`), bt.Eval[int](t, tab, `window.innerWidth`))
+	}
+	bt.Screenshot(t, tab, filepath.Join(shotDir(t), "dashboard-phone.png"))
+	if err := chromedp.Do(tab, chromedp.Navigate(b.ts.URL+"/admin#/q/video-enhancement/job/"+j.ID)); err != nil {
+		t.Fatal(err)
+	}
+	bt.WaitJS(t, tab, "job page", `document.getElementById('job-state').dataset.state === 'waiting'`, 20*time.Second)
+	if !bt.Eval[bool](t, tab, fits) {
+		t.Errorf("job page is %d px wide on a %d px screen", bt.Eval[int](t, tab, `document.documentElement.scrollWidth`), bt.Eval[int](t, tab, `window.innerWidth`))
+	}
+	noPageErrors(t, br)
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -152,6 +153,11 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("admin sessions in Redis: %v", ks)
 	}
 	shots := t.TempDir()
+	if d := os.Getenv("DASHBOARD_SCREENSHOTS"); d != "" {
+		shots = d // refreshes docs/screenshots
+	}
+	polls := evalJS[int](t, tab, `Number(document.body.dataset.polls || 0)`)
+	waitJS(t, tab, "two more polls (depth chart)", `Number(document.body.dataset.polls) >= `+strconv.Itoa(polls+2), 15*time.Second)
 	browsertest.Screenshot(t, tab, filepath.Join(shots, "dashboard-connected.png"))
 	_ = rc.Close() // before Redis is killed below, so its pool does not redial
 
