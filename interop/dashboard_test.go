@@ -1,6 +1,9 @@
 package interop
 
 import (
+	"encoding/json"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -29,6 +32,20 @@ func (p *peer) nodeStarted() map[string]bool {
 	return ids
 }
 
+// dashboardServer serves srv, plus the public /api/health the page reads
+// (answered as serve answers it when everything is up).
+func dashboardServer(t *testing.T, srv *dashboard.Server) *httptest.Server {
+	mux := srv.Mux()
+	mux.HandleFunc("GET /api/health", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"status":"healthy","redis":{"status":"connected","latency":0.3},"ai":{"provider":"rules","status":"ok"},"database":"not_configured"}`)
+	})
+	ts := httptest.NewServer(mux)
+	t.Cleanup(ts.Close)
+	t.Cleanup(srv.Close)
+	return ts
+}
+
 // TestDashboardPauseStopsGoAndNodeWorkers: from the dashboard in a real
 // browser, pause a queue served by a Go worker and a Node BullMQ 6.7.0
 // worker (both shown as connected workers); jobs added while paused are
@@ -50,9 +67,7 @@ func TestDashboardPauseStopsGoAndNodeWorkers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Mux())
-	t.Cleanup(ts.Close)
-	t.Cleanup(srv.Close)
+	ts := dashboardServer(t, srv)
 
 	np := startPeer(e.ctx, t, "work", e.args(name, map[string]any{"drainDelay": 1, "metrics": map[string]any{"maxDataPoints": 60}}))
 	_, gr := e.goWorker(name, nil, nil)
@@ -132,5 +147,79 @@ func TestDashboardPauseStopsGoAndNodeWorkers(t *testing.T) {
 	bt.WaitJS(t, tab, "completed tab counts them", `document.querySelector('[data-state="completed"]').textContent.includes('(`+strconv.Itoa(12)+`)')`, 20*time.Second)
 	for _, p := range br.Problems() {
 		t.Logf("browser log: %s", p)
+	}
+}
+
+// TestDashboardFlowLinks: for a Node FlowProducer flow, the dashboard's job
+// page of a child links its parent, and the parent's lists its processed
+// children with their results.
+func TestDashboardFlowLinks(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	parentQ, childQ := e.queueName("fp"), e.queueName("fc")
+	store, err := session.NewStore(e.c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(store.Close)
+	const token = "interop-dashboard-token-0123"
+	srv, err := dashboard.New(&dashboard.Options{Redis: e.c, Prefix: e.prefix, Sessions: store, AdminToken: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := dashboardServer(t, srv)
+	get := func(path string, v any) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", ts.URL+dashboard.APIPath+path, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b, _ := io.ReadAll(resp.Body)
+			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+		}
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	parentID, kids := e.nodeFlow(parentQ, childQ, map[string]any{"p": 1}, []nodeJobSpec{
+		{Name: "a", Data: map[string]any{"return": "ra"}}, {Name: "b", Data: map[string]any{"return": "rb"}},
+	})
+	_, gr := e.goWorker(childQ, nil, nil)
+	gr.waitFinals(t, 2, 30*time.Second)
+
+	type link struct{ Queue, ID, Key string }
+	var child struct {
+		Parent *link `json:"parent"`
+		State  string
+	}
+	get("/queues/"+childQ+"/jobs/"+kids[0], &child)
+	if child.Parent == nil || child.Parent.Queue != parentQ || child.Parent.ID != parentID || child.State != "completed" {
+		t.Fatalf("child page: %+v parent %+v", child, child.Parent)
+	}
+	var parent struct {
+		State    string
+		Children []struct {
+			Queue, ID string
+			Value     json.RawMessage
+		}
+	}
+	get("/queues/"+parentQ+"/jobs/"+parentID, &parent)
+	if parent.State != "waiting" || len(parent.Children) != 2 {
+		t.Fatalf("parent page: %+v", parent)
+	}
+	got := map[string]string{}
+	for _, c := range parent.Children {
+		if c.Queue != childQ {
+			t.Errorf("child link queue %q, want %q", c.Queue, childQ)
+		}
+		got[c.ID] = string(c.Value)
+	}
+	if got[kids[0]] != `"ra"` || got[kids[1]] != `"rb"` {
+		t.Errorf("children values %v (kids %v)", got, kids)
 	}
 }

@@ -358,11 +358,13 @@
     Object.keys(attrs || {}).forEach(function (k) { n.setAttribute(k, String(attrs[k])); });
     return n;
   }
-  // sparkline draws values (oldest first) as a line in a w×h box.
-  function sparkline(values, w, h, cls) {
+  // sparkline draws values (oldest first) as a line in a w×h box, from 0
+  // to top (default: the largest value).
+  function sparkline(values, w, h, cls, top) {
     var s = svg('svg', { viewBox: '0 0 ' + w + ' ' + h, width: w, height: h, 'class': 'spark ' + (cls || ''), 'aria-hidden': 'true' });
+    s.appendChild(svg('line', { x1: 0, y1: h - 0.5, x2: w, y2: h - 0.5, stroke: '#c5cad8', 'stroke-width': 1 }));
     if (!values.length) { return s; }
-    var maxV = Math.max.apply(null, values.concat([1]));
+    var maxV = top || Math.max.apply(null, values.concat([1]));
     var step = values.length > 1 ? w / (values.length - 1) : w;
     var pts = values.map(function (v, i) { return (i * step).toFixed(1) + ',' + (h - 1 - (v / maxV) * (h - 2)).toFixed(1); });
     s.appendChild(svg('polyline', { points: pts.join(' '), fill: 'none', stroke: 'currentColor', 'stroke-width': 1.5 }));
@@ -463,8 +465,8 @@
     message($('moderation-msg'), fleet ? '' : (s.fleet_error ? 'Flotte / Fleet: ' + s.fleet_error : ''));
     var hr = (fleet || local).hit_rate;
     if (typeof hr === 'number') { pushSample(hitRate, Math.round(hr * 1000) / 10); }
-    $('moderation-chart').replaceChildren(sparkline(hitRate, 480, 60, 'wide'),
-      el('span', hitRate.length ? 'dernier / last ' + hitRate[hitRate.length - 1] + ' %' : '—', 'detail'));
+    $('moderation-chart').replaceChildren(sparkline(hitRate, 480, 60, 'wide', 100),
+      el('span', hitRate.length ? '0–100 % · dernier / last ' + hitRate[hitRate.length - 1] + ' %' : '—', 'detail'));
   }
 
   // ---- queue view --------------------------------------------------------
