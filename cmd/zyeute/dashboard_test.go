@@ -260,3 +260,29 @@ func TestDashboardServedWithHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboardTrustProxyWiring: serve passes TRUST_PROXY to the
+// dashboard: behind a trusted https proxy the session cookie is Secure
+// with the __Host- prefix; without it the header is ignored.
+func TestDashboardTrustProxyWiring(t *testing.T) {
+	t.Parallel()
+	const token = "proxy-admin-token-123456"
+	for _, trust := range []bool{true, false} {
+		s := startServe(t, map[string]string{"ADMIN_TOKEN": token, "WORKERS": "false", "TRUST_PROXY": strconv.FormatBool(trust)})
+		req, _ := http.NewRequest("POST", s.base+dashboard.APIPath+"/login", strings.NewReader(`{"token":"`+token+`"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-Proto", "https")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		cs := resp.Cookies()
+		if resp.StatusCode != 200 || len(cs) != 1 {
+			t.Fatalf("trust=%v: %d %v", trust, resp.StatusCode, cs)
+		}
+		if secure := cs[0].Secure && cs[0].Name == dashboard.SecureCookieName; secure != trust {
+			t.Errorf("TRUST_PROXY=%v: cookie %s secure=%v", trust, cs[0].Name, cs[0].Secure)
+		}
+	}
+}
