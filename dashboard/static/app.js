@@ -279,13 +279,16 @@
       }
     };
   }
+  // refreshView reloads the open view at most every 300 ms, however many
+  // events arrive (a busy queue sends thousands a second).
   var pending = null;
   function refreshView() {
-    clearTimeout(pending);
+    if (pending) { return; }
     pending = setTimeout(function () {
+      pending = null;
       if (route.view === 'queue') { loadQueue(false); }
       if (route.view === 'job') { loadJob(false); }
-    }, 150);
+    }, 300);
   }
   function onEvent(ev) {
     var n = Number(document.body.getAttribute('data-events') || 0) + 1;
