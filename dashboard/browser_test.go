@@ -164,6 +164,21 @@ func TestBrowserFailedJobRetryLive(t *testing.T) {
 	}
 	bt.Screenshot(t, tab, filepath.Join(shots, "dashboard-job-completed.png"))
 
+	// Remove asks first: Cancel keeps the job, Confirm removes it and goes
+	// back to the queue.
+	click(t, tab, "#job-remove")
+	bt.WaitJS(t, tab, "confirmation open", `document.getElementById('confirm').open`, 10*time.Second)
+	click(t, tab, "#confirm-cancel")
+	bt.WaitJS(t, tab, "confirmation closed", `!document.getElementById('confirm').open`, 10*time.Second)
+	if _, err := q.GetJob(ctx, j.ID); err != nil {
+		t.Fatalf("cancelled remove removed the job: %v", err)
+	}
+	click(t, tab, "#job-remove")
+	bt.WaitJS(t, tab, "confirmation open again", `document.getElementById('confirm').open`, 10*time.Second)
+	click(t, tab, "#confirm-ok")
+	bt.WaitJS(t, tab, "back on the queue", `!document.getElementById('view-queue').hidden`, 15*time.Second)
+	eventually(t, "job removed", 10*time.Second, func() bool { _, err := q.GetJob(ctx, j.ID); return errors.Is(err, queue.ErrJobNotFound) })
+
 	// The Redis panel.
 	if err := chromedp.Do(tab, chromedp.Navigate(b.ts.URL+"/admin#/redis")); err != nil {
 		t.Fatal(err)
