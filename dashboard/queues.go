@@ -27,6 +27,8 @@ type queueRow struct {
 	Paused        bool         `json:"paused"`
 	Workers       *int         `json:"workers"`
 	OldestWaiting *float64     `json:"oldest_waiting_age_seconds"`
+	// ActiveWithoutLock is nil when Options.Stalled is not set or failed.
+	ActiveWithoutLock *int64 `json:"active_without_lock"`
 }
 
 type overview struct {
@@ -122,6 +124,21 @@ func (s *Server) overview(ctx context.Context) (*overview, error) {
 			}
 		}
 		ov.Queues = append(ov.Queues, row)
+	}
+	if s.o.Stalled != nil && len(ov.Queues) > 0 {
+		names := make([]string, len(ov.Queues))
+		for i, r := range ov.Queues {
+			names[i] = r.Name
+		}
+		if st, err := s.o.Stalled(ctx, names); err != nil {
+			ov.Errors = append(ov.Errors, "active jobs without a lock: "+err.Error())
+		} else {
+			for i := range ov.Queues {
+				if n, ok := st[ov.Queues[i].Name]; ok {
+					ov.Queues[i].ActiveWithoutLock = &n
+				}
+			}
+		}
 	}
 	s.queues.until, s.queues.last, s.queues.names = now.Add(max(s.queues.ttl, 5*time.Since(began))), ov, known
 	return ov, nil

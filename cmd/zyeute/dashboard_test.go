@@ -119,7 +119,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		return out
 	}
 	an := readRow(`tr[data-queue="analytics"]`)
-	for col, want := range (row{"queue": "analytics", "waiting": "3", "active": "0", "delayed": "1", "failed": "0", "paused": "non / no", "workers": "0"}) {
+	for col, want := range (row{"queue": "analytics", "waiting": "3", "active": "0", "delayed": "1", "failed": "0", "paused": "non / no", "workers": "0", "active_without_lock": "0"}) {
 		if an[col] != want {
 			t.Errorf("analytics %s = %q, want %q (row %v)", col, an[col], want, an)
 		}

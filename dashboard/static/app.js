@@ -427,6 +427,7 @@
         ['paused', el('td', q.paused ? 'oui / yes' : 'non / no', q.paused ? 'warn' : '')],
         ['workers', el('td', typeof q.workers === 'number' ? num(q.workers) : '?', 'num')],
         ['oldest_waiting', el('td', age(q.oldest_waiting_age_seconds), 'num')],
+        ['active_without_lock', el('td', num(q.active_without_lock), 'num' + (q.active_without_lock > 0 ? ' bad' : ''))],
         ['depth', spark]
       ];
       cells.forEach(function (p) { p[1].setAttribute('data-col', p[0]); tr.appendChild(p[1]); });
