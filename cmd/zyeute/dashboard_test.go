@@ -286,3 +286,50 @@ func TestDashboardTrustProxyWiring(t *testing.T) {
 		}
 	}
 }
+
+// TestDashboardLiveStreamEndsAtShutdown: an open live stream does not hold
+// serve's shutdown: it ends as soon as shutdown begins.
+func TestDashboardLiveStreamEndsAtShutdown(t *testing.T) {
+	t.Parallel()
+	const token = "live-admin-token-1234567"
+	r := redistest.Start(t, nil)
+	s := startServe(t, map[string]string{"REDIS_URL": "redis://" + r.Addr(), "ADMIN_TOKEN": token, "WORKERS": "false"})
+	s.waitRedis(t, "connected", 10*time.Second)
+	rc := redis.NewClient(r.Options())
+	defer rc.Close()
+	q, err := queue.NewQueue(rc, "live", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Add(context.Background(), "x", map[string]any{}, nil); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", s.base+dashboard.APIPath+"/queues/live/events", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("stream: %d", resp.StatusCode)
+	}
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		_, _ = io.Copy(io.Discard, resp.Body)
+	}()
+	start := time.Now()
+	if err := s.stop(); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("live stream still open after shutdown")
+	}
+	// SHUTDOWN_TIMEOUT is 10 s: a stream holding the server would take that long.
+	if d := time.Since(start); d > 8*time.Second {
+		t.Errorf("shutdown took %s with a live stream open", d)
+	}
+}
