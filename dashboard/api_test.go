@@ -116,7 +116,10 @@ func TestRetryAllFailed(t *testing.T) {
 // openStream opens the live stream of a queue and returns its reader.
 func openStream(t *testing.T, b *bundle, name string) (*http.Response, *bufio.Reader) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", b.ts.URL+dashboard.APIPath+"/queues/"+name+"/events", nil)
+	// Bounded: a stream that never sends fails the test instead of hanging it.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, "GET", b.ts.URL+dashboard.APIPath+"/queues/"+name+"/events", nil)
 	req.Header.Set("Authorization", "Bearer "+testToken)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
