@@ -1,11 +1,15 @@
-// Package dashboard serves the admin dashboard: one static page (HTML, a
-// script and a style sheet, embedded in the binary) that polls the
-// service's JSON endpoints from the browser with the admin token.
+// Package dashboard is the admin dashboard: one static page (HTML, a
+// script and a style sheet, embedded in the binary) and the server side it
+// talks to, under Path.
 //
-// The page holds no data, so it is served without authentication; every
-// number it shows comes from /api/health (public) and the /api/admin/*
-// routes, which check "Authorization: Bearer <ADMIN_TOKEN>". The token
-// lives in the tab's sessionStorage only, never in a URL or a cookie.
+// The page's files hold no data and are served without authentication
+// (Handler). Server builds the rest (New, then Routes): sign-in with the
+// admin token once, which starts a session in the session store (HttpOnly,
+// SameSite=Strict cookie; CSRF token on every POST and DELETE; idle and
+// absolute timeouts; sign-out that sticks), and the JSON and live
+// (Server-Sent Events) endpoints under APIPath for queues, jobs, the
+// queue's events stream and Redis. The API also takes
+// "Authorization: Bearer <admin token>" for scripts.
 package dashboard
 
 import (

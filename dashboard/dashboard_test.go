@@ -53,7 +53,7 @@ func TestFilesAndHeaders(t *testing.T) {
 		{"/admin", "200", "text/html; charset=utf-8", `<script src="/admin/app.js" defer></script>`},
 		{"/admin/", "200", "text/html; charset=utf-8", `id="login-form"`},
 		{"/admin/index.html", "200", "text/html; charset=utf-8", `id="queues-body"`},
-		{"/admin/app.js", "200", "text/javascript; charset=utf-8", "/api/admin/queue/stats"},
+		{"/admin/app.js", "200", "text/javascript; charset=utf-8", "/admin/api"},
 		{"/admin/style.css", "200", "text/css; charset=utf-8", ".badge"},
 		{"/admin/favicon.svg", "200", "image/svg+xml", "<svg"},
 		{"/admin/nope.js", "404", "text/plain; charset=utf-8", "not found"},

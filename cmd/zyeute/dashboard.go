@@ -2,20 +2,90 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"net/http"
+	"sync"
 
 	"github.com/zyeute/zyeute-redis/dashboard"
 	"github.com/zyeute/zyeute-redis/internal/httpapi"
+	"github.com/zyeute/zyeute-redis/internal/jobs"
+	"github.com/zyeute/zyeute-redis/redisconn"
+	"github.com/zyeute/zyeute-redis/session"
 )
 
 func init() { extensions = append(extensions, wireDashboard) }
 
-// wireDashboard mounts the admin page on GET /admin and /admin/. The page
-// holds no data and is served without a token; the admin routes it polls
-// (/api/admin/queue/stats, /api/admin/moderation/stats) check ADMIN_TOKEN.
-func wireDashboard(_ context.Context, a *app) error {
-	h := dashboard.Handler()
-	for _, p := range dashboard.Patterns {
-		a.routes = append(a.routes, httpapi.Route{Pattern: p, Handler: h})
+// dashboardSessionPrefix keeps admin sessions apart from any other
+// session the service may store.
+const dashboardSessionPrefix = "zyeute:admin-session:"
+
+// wireDashboard mounts the admin dashboard on /admin: the page, its
+// sign-in (ADMIN_TOKEN once, then a session in Redis with an in-memory
+// fallback) and its API under /admin/api. The API also takes
+// "Authorization: Bearer <ADMIN_TOKEN>" for scripts. Live connections end
+// when serve starts shutting down.
+func wireDashboard(ctx context.Context, a *app) error {
+	store, err := session.NewStore(a.redis.Client(), &session.Options{
+		TTL: dashboard.DefaultAbsoluteTimeout, KeyPrefix: dashboardSessionPrefix, Logger: a.logger,
+		Available: func() bool { return a.redis.State() == redisconn.Connected },
+	})
+	if err != nil {
+		return fmt.Errorf("dashboard: %w", err)
 	}
+	srv, err := dashboard.New(&dashboard.Options{
+		Redis: a.redis.Client(), Prefix: a.cfg.QueuePrefix, Sessions: store,
+		AdminToken: a.cfg.AdminToken.Reveal(), TrustProxy: a.cfg.HTTP.TrustProxy, Logger: a.logger,
+		Moderation: laterRoute(a, "GET /api/admin/moderation/stats"),
+		Stalled:    stalledCounter(a),
+	})
+	if err != nil {
+		return fmt.Errorf("dashboard: %w", err)
+	}
+	for _, r := range srv.Routes() {
+		a.routes = append(a.routes, httpapi.Route{Pattern: r.Pattern, Handler: r.Handler})
+	}
+	context.AfterFunc(ctx, func() { srv.Close(); store.Close() })
 	return nil
+}
+
+// stalledCounter counts, per queue, the active jobs whose lock is gone,
+// with the job layer's stats script (one call per queue, bounded).
+func stalledCounter(a *app) func(context.Context, []string) (map[string]int64, error) {
+	return func(ctx context.Context, names []string) (map[string]int64, error) {
+		st, err := jobs.NewStats(a.redis, names, &jobs.StatsConfig{Prefix: a.cfg.QueuePrefix})
+		if err != nil {
+			return nil, err
+		}
+		snap, err := st.Refresh(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := make(map[string]int64, len(snap.Queues))
+		for _, q := range snap.Queues {
+			out[q.Queue] = q.ActiveWithoutLock
+		}
+		return out, nil
+	}
+}
+
+// laterRoute is the handler another extension mounts on pattern (found at
+// the first request, once every extension has run), without its admin
+// guard: the dashboard puts its own sign-in in front. 404 when none does.
+func laterRoute(a *app, pattern string) http.Handler {
+	var once sync.Once
+	var h http.Handler
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		once.Do(func() {
+			for _, rt := range a.routes {
+				if rt.Pattern == pattern {
+					h = rt.Handler
+				}
+			}
+		})
+		if h == nil {
+			httpapi.WriteError(w, http.StatusNotFound, "not available: nothing serves "+pattern)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

@@ -85,6 +85,10 @@ type HTTP struct {
 	// "::1", "10.0.0.5") or a host name; empty binds every interface.
 	// Defaults to "" (every interface, as containers need).
 	Host string
+	// TrustProxy (TRUST_PROXY) believes X-Forwarded-Proto from clients:
+	// set it only behind a reverse proxy that sets that header. The admin
+	// dashboard then marks its cookie Secure under https. Defaults to false.
+	TrustProxy bool
 }
 
 // Addr is "<host>:<port>" (":<port>" when Host is empty).
@@ -215,6 +219,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.Shutdown.Drain = l.durationIn("SHUTDOWN_DRAIN", DefaultShutdownDrain, 0, 5*time.Minute)
 	c.Shutdown.Timeout = l.durationIn("SHUTDOWN_TIMEOUT", DefaultShutdownTimeout, 100*time.Millisecond, time.Hour)
 	c.HTTP.Host = l.host("HOST")
+	c.HTTP.TrustProxy = l.boolean("TRUST_PROXY", false)
 	c.JobsAPI = l.jobsAPI(c.AdminToken)
 	c.Media = l.media()
 	c.ChainRPC = l.chainRPC()
