@@ -22,7 +22,7 @@ func wireModeration(_ context.Context, a *app) error {
 	case config.ProviderOpenAI:
 		p, err := moderation.NewOpenAIModerator(&moderation.OpenAIConfig{
 			URL:    mc.APIURL.Reveal(),
-			APIKey: moderation.Secret(mc.APIKey.Reveal()),
+			APIKey: mc.APIKey,
 			Model:  mc.Model,
 			Logger: a.logger,
 		})

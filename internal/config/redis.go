@@ -8,6 +8,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/zyeute/zyeute-redis/secret"
 )
 
 // RedisMode is the Redis topology.
@@ -43,7 +45,7 @@ type Redis struct {
 	// Host is the server's host name (single) used for TLS ServerName.
 	Host     string
 	Username string
-	Password Secret
+	Password secret.String
 	// DB is the database number. Defaults to 0.
 	DB int
 	// TLS is on for rediss:// or REDIS_TLS=true. Defaults to false.
@@ -180,7 +182,7 @@ func (l *loader) redisFromURL(raw string) Redis {
 	if u.User != nil {
 		r.Username = u.User.Username()
 		if p, ok := u.User.Password(); ok {
-			r.Password = Secret(p)
+			r.Password = secret.String(p)
 		}
 	}
 	host := u.Hostname()
@@ -242,7 +244,7 @@ func (l *loader) redisFromParts(host string) Redis {
 	r := Redis{Source: SourceHost, Mode: ModeSingle}
 	r.Username = l.get("REDIS_USERNAME")
 	// A password may legitimately start or end with spaces: take it raw.
-	r.Password = Secret(l.getenv("REDIS_PASSWORD"))
+	r.Password = secret.String(l.getenv("REDIS_PASSWORD"))
 	r.TLS = l.boolean("REDIS_TLS", false)
 	r.DB = l.integer("REDIS_DB", 0, 0, 15)
 	port := l.port("REDIS_PORT", DefaultRedisPort, false)

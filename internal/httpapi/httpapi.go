@@ -22,6 +22,7 @@ import (
 
 	"github.com/zyeute/zyeute-redis/health"
 	"github.com/zyeute/zyeute-redis/internal/config"
+	"github.com/zyeute/zyeute-redis/secret"
 )
 
 // Route is one endpoint to mount.
@@ -47,9 +48,9 @@ type Deps struct {
 	// Health serves /api/health, /livez and /readyz. Required.
 	Health *health.Checker
 	// AdminToken guards Admin routes; it is accepted on Service routes too.
-	AdminToken config.Secret
+	AdminToken secret.String
 	// ServiceToken (JOBS_API_TOKEN) guards Service routes.
-	ServiceToken config.Secret
+	ServiceToken secret.String
 	// ServiceAuth is how Service routes authenticate (JOBS_API_AUTH):
 	// "loopback" (a token, or a direct loopback client), "token" (a token
 	// always) or "none" (no check). Defaults to "loopback".
@@ -169,7 +170,7 @@ func register(mux *http.ServeMux, pattern string, h http.Handler) (err error) {
 
 // requireAdmin checks "Authorization: Bearer <token>" in constant time
 // (both sides hashed first, so the length does not leak either).
-func requireAdmin(token config.Secret, next http.Handler) http.Handler {
+func requireAdmin(token secret.String, next http.Handler) http.Handler {
 	want := sha256.Sum256([]byte(token.Reveal()))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !token.IsSet() {
@@ -195,12 +196,12 @@ func requireAdmin(token config.Secret, next http.Handler) http.Handler {
 // header (Forwarded, X-Forwarded-For, X-Real-IP: a reverse proxy on the
 // same host would otherwise make every client look local). A wrong token
 // is refused even from loopback. Mode "none" checks nothing.
-func requireService(mode string, service, admin config.Secret, next http.Handler) http.Handler {
+func requireService(mode string, service, admin secret.String, next http.Handler) http.Handler {
 	if mode == config.JobsAuthNone {
 		return next
 	}
 	var wants [][32]byte
-	for _, s := range []config.Secret{service, admin} {
+	for _, s := range []secret.String{service, admin} {
 		if s.IsSet() {
 			wants = append(wants, sha256.Sum256([]byte(s.Reveal())))
 		}

@@ -12,11 +12,11 @@ import (
 	"testing"
 
 	"github.com/zyeute/zyeute-redis/health"
-	"github.com/zyeute/zyeute-redis/internal/config"
 	"github.com/zyeute/zyeute-redis/internal/httpapi"
+	"github.com/zyeute/zyeute-redis/secret"
 )
 
-func newServer(t *testing.T, token config.Secret, logs io.Writer, routes ...httpapi.Route) *httptest.Server {
+func newServer(t *testing.T, token secret.String, logs io.Writer, routes ...httpapi.Route) *httptest.Server {
 	t.Helper()
 	h, err := health.New(nil)
 	if err != nil {
