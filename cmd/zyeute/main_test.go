@@ -172,7 +172,7 @@ func TestServeNotConfigured(t *testing.T) {
 		t.Fatalf("serve returned %v", err)
 	}
 	logs := s.stderr.String()
-	for _, want := range []string{"[Redis] Not configured (REDIS_HOST not set) - Running in degraded mode", "shutting down", "stopped"} {
+	for _, want := range []string{"[Redis] Not configured (REDIS_URL or REDIS_HOST not set) - Running in degraded mode", "shutting down", "stopped"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("logs lack %q:\n%s", want, logs)
 		}

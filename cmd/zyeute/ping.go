@@ -31,7 +31,7 @@ func ping(ctx context.Context, e *env, args []string) error {
 		onLogger(logger, cfg.Redis.Password.Reveal())
 	}
 	// The Conn logs nothing here: ping prints its own report.
-	conn, err := redisconn.New(cfg.Redis, &redisconn.Options{Logger: slog.New(slog.DiscardHandler), ProbeTimeout: *timeout, DialTimeout: *timeout})
+	conn, err := redisconn.New(cfg.Redis.Conn(), &redisconn.Options{Logger: slog.New(slog.DiscardHandler), ProbeTimeout: *timeout, DialTimeout: *timeout})
 	if err != nil {
 		return err
 	}

@@ -143,7 +143,7 @@ func runQueueCmd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	conn, err := redisconn.New(cfg.Redis, &redisconn.Options{Logger: slog.New(slog.DiscardHandler)})
+	conn, err := redisconn.New(cfg.Redis.Conn(), &redisconn.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
 	}

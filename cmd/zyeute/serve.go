@@ -79,7 +79,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 		logger.Warn(n)
 	}
 
-	conn, err := redisconn.New(cfg.Redis, &redisconn.Options{Logger: logger})
+	conn, err := redisconn.New(cfg.Redis.Conn(), &redisconn.Options{Logger: logger})
 	if err != nil {
 		return err
 	}

@@ -44,7 +44,7 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	if onLogger != nil {
 		onLogger(logger, cfg.Redis.Password.Reveal())
 	}
-	conn, err := redisconn.New(cfg.Redis, &redisconn.Options{Logger: logger})
+	conn, err := redisconn.New(cfg.Redis.Conn(), &redisconn.Options{Logger: logger})
 	if err != nil {
 		return err
 	}

@@ -173,7 +173,7 @@ func TestHealthDocumentShape(t *testing.T) {
 	want := map[string]any{
 		"status": "degraded", "database": "not_configured",
 		"ai":    map[string]any{"provider": "rules", "status": "ok"},
-		"redis": map[string]any{"status": "not_configured", "message": "Redis not configured (REDIS_HOST not set)"},
+		"redis": map[string]any{"status": "not_configured", "message": "Redis not configured"},
 	}
 	gb, _ := json.Marshal(doc)
 	wb, _ := json.Marshal(want)

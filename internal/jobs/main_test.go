@@ -33,7 +33,7 @@ func newConn(t *testing.T, vars map[string]string) *redisconn.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := redisconn.New(cfg.Redis, &redisconn.Options{ProbeInterval: 100 * time.Millisecond, BackoffMax: 300 * time.Millisecond})
+	conn, err := redisconn.New(cfg.Redis.Conn(), &redisconn.Options{ProbeInterval: 100 * time.Millisecond, BackoffMax: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
