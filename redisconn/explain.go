@@ -130,14 +130,31 @@ func hasPrefix(err error, s, prefix string) bool {
 	return redis.HasErrorPrefix(err, prefix) || strings.HasPrefix(s, prefix+" ") || strings.Contains(s, ": "+prefix+" ")
 }
 
-// isConnError reports errors that say the connection itself is broken (as
-// opposed to a command error such as WRONGTYPE).
-func isConnError(err error) bool {
+// IsConnError reports errors meaning Redis could not take the command:
+// the connection is broken or was never made (refused, reset, closed,
+// timed out, DNS, TLS, pool exhausted), or the server cannot serve it now
+// (LOADING, READONLY replica, MASTERDOWN, CLUSTERDOWN, TRYAGAIN). The
+// command certainly or probably did not run: the caller may fall back or
+// retry, and a Conn re-probes. Command errors (WRONGTYPE, script errors),
+// redis.Nil and context.Canceled are not connection errors. This is the
+// one connection-error test of the module.
+func IsConnError(err error) bool {
 	if err == nil || errors.Is(err, redis.Nil) || errors.Is(err, context.Canceled) {
 		return false
 	}
+	switch Code(err) {
+	case CodeConnRefused, CodeConnReset, CodeTimeout, CodeUnreachable, CodeNotFound, CodeClosed, CodeLoading, CodeTLS:
+		return true
+	}
 	var netErr net.Error
-	return errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
-		errors.Is(err, redis.ErrPoolTimeout)
+	if errors.As(err, &netErr) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	s := err.Error()
+	for _, p := range []string{"READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN"} {
+		if hasPrefix(err, s, p) {
+			return true
+		}
+	}
+	return false
 }

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/zyeute/zyeute-redis/redisconn"
 )
 
@@ -72,5 +74,31 @@ func TestExplainWithAdvice(t *testing.T) {
 	}
 	if got := redisconn.ExplainWith(errors.New("NOAUTH x"), redisconn.Advice{}); got != redisconn.Explain(errors.New("NOAUTH x")) {
 		t.Errorf("zero Advice = %q, want Explain's defaults", got)
+	}
+}
+
+func TestIsConnError(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{redis.Nil, false},
+		{context.Canceled, false},
+		{context.DeadlineExceeded, true},
+		{redis.ErrClosed, true},
+		{errors.New("queue: addJob: READONLY You can't write against a read only replica."), true},
+		{errors.New("queue: addJob: WRONGTYPE Operation against a key holding the wrong kind of value"), false},
+		{errors.New("ERR Error running script"), false},
+		{&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, true},
+		{io.EOF, true},
+		{errors.New("LOADING Redis is loading the dataset in memory"), true},
+		{errors.New("CLUSTERDOWN The cluster is down"), true},
+		{errors.New("NOAUTH Authentication required."), false},
+	} {
+		if got := redisconn.IsConnError(tt.err); got != tt.want {
+			t.Errorf("IsConnError(%v) = %v", tt.err, got)
+		}
 	}
 }

@@ -56,7 +56,7 @@ func (h hook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 			err = next(ctx, cmd)
 		}
 		h.c.refreshTopology(err)
-		if err != nil && ctx.Value(probeKey{}) == nil && isConnError(err) {
+		if err != nil && ctx.Value(probeKey{}) == nil && IsConnError(err) {
 			h.c.poke()
 		}
 		return err
@@ -73,7 +73,7 @@ func (h hook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessP
 			err = next(ctx, cmds)
 		}
 		h.c.refreshTopology(err)
-		if err != nil && isConnError(err) {
+		if err != nil && IsConnError(err) {
 			h.c.poke()
 		}
 		return err
@@ -122,7 +122,7 @@ func (c *Conn) refreshTopology(err error) {
 	}
 	var rerr redis.Error
 	switch {
-	case isConnError(err), errors.Is(err, context.DeadlineExceeded):
+	case IsConnError(err), errors.Is(err, context.DeadlineExceeded):
 	case errors.As(err, &rerr) && (strings.HasPrefix(rerr.Error(), "CLUSTERDOWN") || strings.HasPrefix(rerr.Error(), "TRYAGAIN")):
 	default:
 		return

@@ -300,7 +300,7 @@ func (d *Dispatcher) Enqueue(ctx context.Context, queueName, name string, data j
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if !IsConnError(err) {
+		if !redisconn.IsConnError(err) {
 			return nil, fmt.Errorf("jobs: adding to %s: %w", queueName, err)
 		}
 		d.enterDegraded("add failed: " + redisconn.Explain(err))
@@ -355,8 +355,13 @@ func (d *Dispatcher) runSync(ctx context.Context, spec *Spec, name string, data 
 			isAbandoned(err) || ctx.Err() != nil || made == attempts {
 			break
 		}
+		wait, ok := queue.BackoffDelay(ao.Backoff, made)
+		if !ok {
+			lastErr = fmt.Errorf("%w (not retried: unknown backoff type %q)", err, ao.Backoff.Type)
+			break
+		}
 		d.obs.JobFinished(spec.Name, string(ModeSync), "retrying")
-		if !sleepCtx(ctx, backoffDelay(ao.Backoff, made)) {
+		if !sleepCtx(ctx, wait) {
 			lastErr = fmt.Errorf("%w (gave up waiting to retry: %v)", err, context.Cause(ctx))
 			break
 		}
@@ -376,18 +381,6 @@ func safeRun(ctx context.Context, spec *Spec, data json.RawMessage) (res any, er
 	return spec.Run(ctx, data)
 }
 
-// backoffDelay is BullMQ's: fixed = delay, exponential = 2^(n−1)·delay
-// after the n-th failed attempt (no jitter in-process).
-func backoffDelay(b *queue.Backoff, attemptsMade int) time.Duration {
-	if b == nil || b.Delay <= 0 {
-		return 0
-	}
-	if b.Type == "exponential" {
-		return b.Delay * time.Duration(1<<min(attemptsMade-1, 20))
-	}
-	return b.Delay
-}
-
 func sleepCtx(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return ctx.Err() == nil
@@ -403,29 +396,6 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
-}
-
-// IsConnError reports errors meaning Redis could not take the command
-// (connection refused, reset or closed, timeout, loading, read-only
-// replica, cluster down): the command certainly or probably did not run,
-// and the caller may fall back. Command errors (WRONGTYPE, script errors)
-// are not connection errors.
-func IsConnError(err error) bool {
-	if err == nil || errors.Is(err, redis.Nil) || errors.Is(err, context.Canceled) {
-		return false
-	}
-	switch redisconn.Code(err) {
-	case redisconn.CodeConnRefused, redisconn.CodeConnReset, redisconn.CodeTimeout, redisconn.CodeUnreachable,
-		redisconn.CodeNotFound, redisconn.CodeClosed, redisconn.CodeLoading, redisconn.CodeTLS:
-		return true
-	}
-	s := err.Error()
-	for _, p := range []string{"READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN"} {
-		if redis.HasErrorPrefix(err, p) || strings.Contains(s, ": "+p+" ") || strings.HasPrefix(s, p+" ") {
-			return true
-		}
-	}
-	return false
 }
 
 // JobInfo is a stored job as the API shows it. The job's input data is

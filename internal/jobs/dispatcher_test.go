@@ -251,24 +251,3 @@ func TestEnqueueRedisKilledAndRestarted(t *testing.T) {
 		t.Errorf("observer = %v", obs.counts)
 	}
 }
-
-func TestIsConnError(t *testing.T) {
-	t.Parallel()
-	for _, tt := range []struct {
-		err  error
-		want bool
-	}{
-		{nil, false},
-		{redis.Nil, false},
-		{context.Canceled, false},
-		{context.DeadlineExceeded, true},
-		{redis.ErrClosed, true},
-		{errors.New("queue: addJob: READONLY You can't write against a read only replica."), true},
-		{errors.New("queue: addJob: WRONGTYPE Operation against a key holding the wrong kind of value"), false},
-		{errors.New("ERR Error running script"), false},
-	} {
-		if got := IsConnError(tt.err); got != tt.want {
-			t.Errorf("IsConnError(%v) = %v", tt.err, got)
-		}
-	}
-}

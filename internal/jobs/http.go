@@ -10,6 +10,7 @@ import (
 
 	"github.com/zyeute/zyeute-redis/internal/httpapi"
 	"github.com/zyeute/zyeute-redis/queue"
+	"github.com/zyeute/zyeute-redis/redisconn"
 )
 
 // MaxRequestBody bounds a POST /api/jobs/{queue} body.
@@ -135,7 +136,7 @@ func httpError(err error) error {
 		}
 		return &httpapi.Error{Status: http.StatusInternalServerError, Message: truncate(jf.Error(), 500), Err: err}
 	}
-	if IsConnError(err) {
+	if redisconn.IsConnError(err) {
 		return &httpapi.Error{Status: http.StatusServiceUnavailable, Message: "Redis did not answer; try again", Err: err}
 	}
 	return err
