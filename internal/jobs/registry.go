@@ -194,8 +194,9 @@ func jsonKind(k string) string {
 }
 
 // Handlers are the implementations behind the queues. A nil field uses the
-// default (FFmpegVideoEnhancer, LocalAnalyticsAggregator, …); a deployment
-// plugs its own services in here.
+// default (FFmpegVideoEnhancer, LocalAnalyticsAggregator, …); a fork of
+// this service plugs its own services in here, in cmd/zyeute (the package
+// is internal: other modules cannot import it).
 type Handlers struct {
 	Video     VideoEnhancer
 	Analytics AnalyticsAggregator
