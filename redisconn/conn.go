@@ -289,10 +289,12 @@ func (c *Conn) Subscribe(fn func(Status)) (cancel func()) {
 	}
 }
 
-// Start logs the target and starts the background probe, which runs until
-// ctx ends or Close. The first probe runs at once. Calling Start twice is a
-// no-op; after Close it returns ErrClosed. With Redis not configured it
-// logs the degraded-mode line and returns nil.
+// Start logs the target, starts the background probe and returns. As for
+// queue.Worker, ctx bounds the start-up only (its values are kept, its
+// cancellation is not): the probe runs until Close, so that the status
+// stays truthful while a service drains. The first probe runs at once.
+// Calling Start twice is a no-op; after Close it returns ErrClosed. With
+// Redis not configured it logs the degraded-mode line and returns nil.
 func (c *Conn) Start(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -308,13 +310,15 @@ func (c *Conn) Start(ctx context.Context) error {
 		return nil
 	}
 	c.log.Info("[Redis] Initializing connection to "+c.cfg.Target(), "mode", string(c.cfg.Mode), "tls", c.tls != nil)
-	ctx, c.cancel = context.WithCancel(ctx)
+	ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	c.done = make(chan struct{})
 	go c.loop(ctx)
 	return nil
 }
 
-// Close stops the probe and closes the client. Safe to call twice.
+// Close stops the probe and closes the client. Safe to call twice. It
+// waits for nothing slow (one PING at most, bounded by ProbeTimeout), so,
+// unlike queue.Worker.Close, it takes no context and is an io.Closer.
 func (c *Conn) Close() error {
 	c.mu.Lock()
 	if c.closed {

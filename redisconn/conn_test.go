@@ -374,6 +374,23 @@ func TestStartAfterClose(t *testing.T) {
 	}
 }
 
+// TestStartContextBoundsStartOnly: as for queue.Worker, Start's ctx does
+// not stop the probe; only Close does. Once ctx is cancelled the probe
+// still notices Redis going away.
+func TestStartContextBoundsStartOnly(t *testing.T) {
+	t.Parallel()
+	s := redistest.Start(t, nil)
+	b := setup(t, map[string]string{"REDIS_URL": s.URL()})
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := b.conn.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, b.conn, redisconn.Connected, 10*time.Second)
+	cancel()
+	s.Kill()
+	waitState(t, b.conn, redisconn.Disconnected, 20*time.Second)
+}
+
 func TestBackoff(t *testing.T) {
 	t.Parallel()
 	lo0, max := 50*time.Millisecond, 20*time.Second

@@ -1,21 +1,16 @@
 package main
 
 import (
-	"context"
-
 	"github.com/zyeute/zyeute-redis/dashboard"
 	"github.com/zyeute/zyeute-redis/internal/httpapi"
 )
 
-func init() { extensions = append(extensions, wireDashboard) }
-
 // wireDashboard mounts the admin page on GET /admin and /admin/. The page
 // holds no data and is served without a token; the admin routes it polls
 // (/api/admin/queue/stats, /api/admin/moderation/stats) check ADMIN_TOKEN.
-func wireDashboard(_ context.Context, a *app) error {
+func wireDashboard(a *app) {
 	h := dashboard.Handler()
 	for _, p := range dashboard.Patterns {
 		a.routes = append(a.routes, httpapi.Route{Pattern: p, Handler: h})
 	}
-	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -17,10 +16,6 @@ import (
 	"github.com/zyeute/zyeute-redis/queue"
 	"github.com/zyeute/zyeute-redis/redisconn"
 )
-
-func init() {
-	register(command{name: "queue", summary: "queue admin: stats, list, add, retry, promote, remove, pause, resume", run: runQueueCmd})
-}
 
 const queueUsage = `Usage: zyeute queue <subcommand> [flags] [args]
 
@@ -143,14 +138,11 @@ func runQueueCmd(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	conn, err := redisconn.New(cfg.Redis.Conn(), &redisconn.Options{Logger: slog.New(slog.DiscardHandler)})
+	conn, err := connectRedis(ctx, e, "queue", cfg, newLogger(cfg.Log, e.stderr), redisNeeds{required: true})
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	if !conn.Configured() {
-		return &exitError{code: exitNotConfigured, err: errors.New("queue: Redis is not configured: set REDIS_URL or REDIS_HOST")}
-	}
 	if st := conn.Check(ctx); st.State != redisconn.Connected {
 		return &exitError{code: exitFailure, err: fmt.Errorf("queue: redis unreachable at %s: %s", conn.Target(), st.Message)}
 	}

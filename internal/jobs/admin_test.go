@@ -91,7 +91,7 @@ func TestAdminListPromoteRetryRemove(t *testing.T) {
 	})
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := pool.Stop(sctx); err != nil {
+	if err := pool.Close(sctx); err != nil {
 		t.Fatal(err)
 	}
 	failed, err := a.List(ctx, Analytics, queue.StateFailed, 0, 10)

@@ -87,7 +87,7 @@ func startPool(t *testing.T, ctx context.Context, c redis.UniversalClient, reg *
 	return func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		if err := pool.Stop(sctx); err != nil {
+		if err := pool.Close(sctx); err != nil {
 			t.Errorf("stop: %v", err)
 		}
 	}

@@ -81,8 +81,11 @@ func (r *Registry) ParseQueues(list string) ([]string, error) {
 	return out, nil
 }
 
-// Pool runs one queue.Worker per queue. Start and Stop are safe to call
-// twice.
+// Pool runs one queue.Worker per queue, with the module's lifecycle
+// vocabulary (the one of queue.Worker): Start(ctx) starts and returns, ctx
+// bounding the start-up only; the pool runs until Close(ctx), ctx bounding
+// how long running jobs may take to finish. Start and Close are safe to
+// call twice; Start after Close returns queue.ErrClosed.
 type Pool struct {
 	workers []*queue.Worker
 	names   []string
@@ -181,8 +184,9 @@ func NewPool(c redis.UniversalClient, reg *Registry, cfg *PoolConfig) (*Pool, er
 // Queues lists the queues the pool works on.
 func (p *Pool) Queues() []string { return append([]string(nil), p.names...) }
 
-// Start starts every worker; it needs no Redis round trip (while Redis is
-// down the workers retry with backoff and recover on their own).
+// Start starts every worker and returns; it needs no Redis round trip
+// (while Redis is down the workers retry with backoff and recover on their
+// own). ctx is not kept: the workers run until Close.
 func (p *Pool) Start(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -202,10 +206,10 @@ func (p *Pool) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop closes every worker in parallel: running jobs get until ctx is done
+// Close closes every worker in parallel: running jobs get until ctx is done
 // to finish, then are handed back to their queue. Returns the joined
 // errors (ctx's error when jobs had to be interrupted).
-func (p *Pool) Stop(ctx context.Context) error {
+func (p *Pool) Close(ctx context.Context) error {
 	p.mu.Lock()
 	if p.stopped {
 		p.mu.Unlock()
