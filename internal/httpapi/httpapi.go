@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/zyeute/zyeute-redis/health"
+	"github.com/zyeute/zyeute-redis/httpjson"
 	"github.com/zyeute/zyeute-redis/internal/config"
 	"github.com/zyeute/zyeute-redis/secret"
 )
@@ -127,7 +128,7 @@ func jsonMuxErrors(mux *http.ServeMux) http.Handler {
 			w.Header().Set("Allow", allow)
 			msg = "method " + truncate(r.Method, 20) + " not allowed (allowed: " + allow + ")"
 		}
-		WriteError(w, rec.status, msg)
+		httpjson.Error(w, rec.status, msg)
 	})
 }
 
@@ -174,7 +175,7 @@ func requireAdmin(token secret.String, next http.Handler) http.Handler {
 	want := sha256.Sum256([]byte(token.Reveal()))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !token.IsSet() {
-			WriteError(w, http.StatusServiceUnavailable, "ADMIN_TOKEN not set")
+			httpjson.Error(w, http.StatusServiceUnavailable, "ADMIN_TOKEN not set")
 			return
 		}
 		auth := r.Header.Get("Authorization")
@@ -182,7 +183,7 @@ func requireAdmin(token secret.String, next http.Handler) http.Handler {
 		gotSum := sha256.Sum256([]byte(strings.TrimSpace(got)))
 		if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(gotSum[:], want[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="zyeute admin"`)
-			WriteError(w, http.StatusUnauthorized, "missing or invalid admin token")
+			httpjson.Error(w, http.StatusUnauthorized, "missing or invalid admin token")
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -222,11 +223,11 @@ func requireService(mode string, service, admin secret.String, next http.Handler
 			w.Header().Set("WWW-Authenticate", `Bearer realm="zyeute jobs"`)
 			switch {
 			case len(wants) == 0 && mode == config.JobsAuthLoopback:
-				WriteError(w, http.StatusForbidden, "the job API answers loopback clients only: JOBS_API_TOKEN not set")
+				httpjson.Error(w, http.StatusForbidden, "the job API answers loopback clients only: JOBS_API_TOKEN not set")
 			case len(wants) == 0:
-				WriteError(w, http.StatusServiceUnavailable, "JOBS_API_TOKEN not set")
+				httpjson.Error(w, http.StatusServiceUnavailable, "JOBS_API_TOKEN not set")
 			default:
-				WriteError(w, http.StatusUnauthorized, "missing or invalid job API token (Authorization: Bearer <JOBS_API_TOKEN>)")
+				httpjson.Error(w, http.StatusUnauthorized, "missing or invalid job API token (Authorization: Bearer <JOBS_API_TOKEN>)")
 			}
 			return
 		}
@@ -293,7 +294,7 @@ func recoverer(logger *slog.Logger, next http.Handler) http.Handler {
 					panic(v)
 				}
 				logger.Error("http handler panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-				WriteError(w, http.StatusInternalServerError, "internal error")
+				httpjson.Error(w, http.StatusInternalServerError, "internal error")
 			}
 		}()
 		next.ServeHTTP(w, r)

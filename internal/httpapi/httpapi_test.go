@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/zyeute/zyeute-redis/health"
+	"github.com/zyeute/zyeute-redis/httpjson"
 	"github.com/zyeute/zyeute-redis/internal/httpapi"
 	"github.com/zyeute/zyeute-redis/secret"
 )
@@ -57,7 +58,7 @@ func do(t *testing.T, method, url, auth string, body io.Reader) (int, string, ht
 }
 
 func ok(w http.ResponseWriter, r *http.Request) error {
-	httpapi.WriteJSON(w, http.StatusOK, map[string]string{"ok": "yes"})
+	httpjson.Write(w, http.StatusOK, map[string]string{"ok": "yes"})
 	return nil
 }
 
@@ -114,7 +115,7 @@ func TestRoutesAndErrors(t *testing.T) {
 			if err := httpapi.DecodeJSON(w, r, &in, 64); err != nil {
 				return err
 			}
-			httpapi.WriteJSON(w, http.StatusOK, in)
+			httpjson.Write(w, http.StatusOK, in)
 			return nil
 		})},
 		httpapi.Route{Pattern: "GET /api/fail", Handler: httpapi.Handle(nil, func(http.ResponseWriter, *http.Request) error {

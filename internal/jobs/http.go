@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/zyeute/zyeute-redis/httpjson"
 	"github.com/zyeute/zyeute-redis/internal/httpapi"
 	"github.com/zyeute/zyeute-redis/queue"
 	"github.com/zyeute/zyeute-redis/redisconn"
@@ -47,13 +48,13 @@ func Routes(d *Dispatcher, st *Stats, logger *slog.Logger) []httpapi.Route {
 			info, err := d.Job(r.Context(), r.PathValue("queue"), r.PathValue("id"))
 			if errors.Is(err, ErrRedisUnavailable) {
 				// Expected in degraded mode: answer without an error log line.
-				httpapi.WriteError(w, http.StatusServiceUnavailable, trimPrefix(err.Error()))
+				httpjson.Error(w, http.StatusServiceUnavailable, trimPrefix(err.Error()))
 				return nil
 			}
 			if err != nil {
 				return httpError(err)
 			}
-			httpapi.WriteJSON(w, http.StatusOK, info)
+			httpjson.Write(w, http.StatusOK, info)
 			return nil
 		})},
 	}
@@ -62,13 +63,13 @@ func Routes(d *Dispatcher, st *Stats, logger *slog.Logger) []httpapi.Route {
 			Handler: httpapi.Handle(logger, func(w http.ResponseWriter, r *http.Request) error {
 				snap, err := st.Snapshot(r.Context())
 				if errors.Is(err, ErrRedisUnavailable) {
-					httpapi.WriteError(w, http.StatusServiceUnavailable, "queue stats: "+trimPrefix(err.Error()))
+					httpjson.Error(w, http.StatusServiceUnavailable, "queue stats: "+trimPrefix(err.Error()))
 					return nil
 				}
 				if err != nil {
 					return httpError(err)
 				}
-				httpapi.WriteJSON(w, http.StatusOK, snap)
+				httpjson.Write(w, http.StatusOK, snap)
 				return nil
 			})})
 	}
@@ -104,7 +105,7 @@ func enqueueHandler(d *Dispatcher, w http.ResponseWriter, r *http.Request) error
 	if res.Mode == ModeQueued && !res.Duplicate {
 		status = http.StatusAccepted
 	}
-	httpapi.WriteJSON(w, status, res)
+	httpjson.Write(w, status, res)
 	return nil
 }
 
