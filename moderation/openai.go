@@ -55,7 +55,7 @@ type OpenAIConfig struct {
 	// Timeout above is.
 	HTTPClient *http.Client
 	// Logger receives retry warnings (never the key, never the content).
-	// Defaults to a logger that discards.
+	// nil means slog.Default(), as everywhere in this module.
 	Logger *slog.Logger
 }
 
@@ -129,7 +129,7 @@ func NewOpenAIModerator(cfg *OpenAIConfig) (*OpenAIModerator, error) {
 		c.MaxBackoff = 5 * time.Second
 	}
 	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
+		c.Logger = slog.Default()
 	}
 	switch {
 	case c.Timeout < 0:

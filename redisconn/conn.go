@@ -62,8 +62,8 @@ type Status struct {
 
 // Options tune a Conn. The zero value (or nil) is usable.
 type Options struct {
-	// Logger receives the connection logs. Defaults to a logger that
-	// discards everything.
+	// Logger receives the connection logs. nil means slog.Default(), as
+	// everywhere in this module (pass a discarding logger for silence).
 	Logger *slog.Logger
 	// ProbeInterval is the wait between PINGs while connected. Defaults to 2s.
 	ProbeInterval time.Duration
@@ -88,7 +88,7 @@ func (o *Options) withDefaults() Options {
 		out = *o
 	}
 	if out.Logger == nil {
-		out.Logger = slog.New(slog.DiscardHandler)
+		out.Logger = slog.Default()
 	}
 	if out.ProbeInterval == 0 {
 		out.ProbeInterval = 2 * time.Second

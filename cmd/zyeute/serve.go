@@ -104,7 +104,7 @@ func serve(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	handler, err := httpapi.NewHandler(httpapi.Deps{Logger: logger, Health: checker, AdminToken: cfg.AdminToken, Routes: a.routes,
+	handler, err := httpapi.NewHandler(httpapi.Deps{Logger: logger, AccessLog: cfg.Log.Access, Health: checker, AdminToken: cfg.AdminToken, Routes: a.routes,
 		ServiceToken: cfg.JobsAPI.Token, ServiceAuth: cfg.JobsAPI.Auth})
 	if err != nil {
 		return err

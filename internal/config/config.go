@@ -117,6 +117,9 @@ type Log struct {
 	Format string
 	// Level (LOG_LEVEL: debug, info, warn, error). Defaults to info.
 	Level slog.Level
+	// Access (ACCESS_LOG) logs every HTTP request at info level. Defaults
+	// to false (requests are logged at debug level).
+	Access bool
 }
 
 // Moderation is the moderation configuration.
@@ -207,6 +210,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	c.Log.Format = l.enum("LOG_FORMAT", LogText, LogText, LogJSON)
 	c.Log.Level = l.level("LOG_LEVEL")
+	c.Log.Access = l.boolean("ACCESS_LOG", false)
 	c.Moderation = l.moderation()
 	c.Database = l.database()
 	c.Workers.Enabled = l.boolean("WORKERS", true)

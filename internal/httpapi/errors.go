@@ -47,7 +47,7 @@ type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 // any other error becomes 500 "internal error" and is logged.
 func Handle(logger *slog.Logger, h HandlerFunc) http.Handler {
 	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+		logger = slog.Default()
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := h(w, r)

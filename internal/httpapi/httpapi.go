@@ -44,8 +44,13 @@ type Route struct {
 
 // Deps are what the handler is built from.
 type Deps struct {
-	// Logger for request and error logs. Defaults to discard.
+	// Logger for request and error logs. nil means slog.Default(), as
+	// everywhere in this module.
 	Logger *slog.Logger
+	// AccessLog logs every request at info level ("http request": method,
+	// path without its query, status, duration); false logs them at debug
+	// level. Headers, query strings and bodies (tokens) are never logged.
+	AccessLog bool
 	// Health serves /api/health, /livez and /readyz. Required.
 	Health *health.Checker
 	// AdminToken guards Admin routes; it is accepted on Service routes too.
@@ -67,7 +72,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 		return nil, errors.New("httpapi: Deps.Health is required")
 	}
 	if d.Logger == nil {
-		d.Logger = slog.New(slog.DiscardHandler)
+		d.Logger = slog.Default()
 	}
 	switch d.ServiceAuth {
 	case "":
@@ -99,7 +104,11 @@ func NewHandler(d Deps) (http.Handler, error) {
 			return nil, err
 		}
 	}
-	return recoverer(d.Logger, logRequests(d.Logger, jsonMuxErrors(mux))), nil
+	level := slog.LevelDebug
+	if d.AccessLog {
+		level = slog.LevelInfo
+	}
+	return recoverer(d.Logger, logRequests(d.Logger, level, jsonMuxErrors(mux))), nil
 }
 
 // jsonMuxErrors answers the mux's own errors (no route: 404; a route for
@@ -273,14 +282,20 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach Flush and deadlines.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// logRequests logs each request at debug level (health probes are
-// frequent) with method, path, status and duration; never headers.
-func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
+// logRequests logs each request at level (debug by default: health probes
+// are frequent; info with Deps.AccessLog) with method, path without its
+// query, status and duration; never headers, query strings or bodies.
+func logRequests(logger *slog.Logger, level slog.Level, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
-		logger.Debug("http request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start).String())
+		status := rec.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		logger.LogAttrs(r.Context(), level, "http request", slog.String("method", truncate(r.Method, 20)),
+			slog.String("path", truncate(r.URL.Path, 200)), slog.Int("status", status), slog.String("duration", time.Since(start).String()))
 	})
 }
 
@@ -313,8 +328,8 @@ type ServerOptions struct {
 	IdleTimeout time.Duration
 	// MaxHeaderBytes. Defaults to 64 KiB.
 	MaxHeaderBytes int
-	// Logger receives the server's own errors (TLS, hijack…). Defaults to
-	// discard.
+	// Logger receives the server's own errors (TLS, hijack…). nil means
+	// slog.Default().
 	Logger *slog.Logger
 }
 
@@ -340,7 +355,7 @@ func NewServer(addr string, h http.Handler, opts *ServerOptions) *http.Server {
 		o.MaxHeaderBytes = 64 << 10
 	}
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
+		o.Logger = slog.Default()
 	}
 	return &http.Server{
 		Addr:              addr,

@@ -75,8 +75,9 @@ type DispatcherConfig struct {
 	// (Spec.Timeout). Defaults to 30s.
 	SyncTimeout time.Duration
 	// Logger receives the degraded-mode transitions, and handler panics
-	// (with their stack) and abandoned handlers of synchronous runs.
-	// Defaults to discard.
+	// (with their stack) and abandoned handlers of synchronous runs, and
+	// their "[Jobs] job ran" lines at debug level. nil means
+	// slog.Default(), as everywhere in this module.
 	Logger *slog.Logger
 	// Observer is told about every job. Defaults to none.
 	Observer Observer
@@ -189,7 +190,7 @@ func NewDispatcher(reg *Registry, r Redis, cfg *DispatcherConfig) (*Dispatcher, 
 		c.MaxInline = DefaultMaxInline
 	}
 	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
+		c.Logger = slog.Default()
 	}
 	if c.Observer == nil {
 		c.Observer = nopObserver{}
@@ -339,7 +340,9 @@ func (d *Dispatcher) runSync(ctx context.Context, spec *Spec, name string, data 
 		made++
 		start := time.Now()
 		res, err := safeRun(ctx, spec, data)
-		d.obs.JobRun(spec.Name, string(ModeSync), time.Since(start), err)
+		took := time.Since(start)
+		d.obs.JobRun(spec.Name, string(ModeSync), took, err)
+		logJobRun(ctx, d.log, ModeSync, spec.Name, "", name, made, took, err)
 		logHandlerTrouble(d.log, d.reg, spec.Name, "", err)
 		if err == nil {
 			b, err := json.Marshal(res)

@@ -31,7 +31,9 @@ type PoolConfig struct {
 	// Prefix is the BullMQ key prefix. Defaults to "bull".
 	Prefix string
 	// Logger receives the workers' lines, and handler panics (with their
-	// stack) and abandoned handlers. Defaults to discard.
+	// stack) and abandoned handlers, and the per-job "[Jobs] job ran" line
+	// at debug level. nil means slog.Default(), as everywhere in this
+	// module.
 	Logger *slog.Logger
 	// Observer is told about every job. Defaults to none.
 	Observer Observer
@@ -125,7 +127,7 @@ func NewPool(c redis.UniversalClient, reg *Registry, cfg *PoolConfig) (*Pool, er
 		pc.Prefix = queue.DefaultPrefix
 	}
 	if pc.Logger == nil {
-		pc.Logger = slog.New(slog.DiscardHandler)
+		pc.Logger = slog.Default()
 	}
 	obs := pc.Observer
 	if obs == nil {
@@ -167,8 +169,10 @@ func NewPool(c redis.UniversalClient, reg *Registry, cfg *PoolConfig) (*Pool, er
 		timed := func(ctx context.Context, j *queue.Job) (any, error) {
 			start := time.Now()
 			res, err := h(ctx, j)
-			obs.JobRun(qn, string(ModeQueued), time.Since(start), err)
-			logHandlerTrouble(pc.Logger, reg, qn, j.ID, err)
+			took := time.Since(start)
+			obs.JobRun(qn, string(ModeQueued), took, err)
+			logJobRun(ctx, log, ModeQueued, qn, j.ID, j.Name, j.AttemptsMade+1, took, err)
+			logHandlerTrouble(log, reg, qn, j.ID, err)
 			return res, err
 		}
 		w, err := queue.NewWorker(c, name, timed, &wo)
