@@ -93,7 +93,7 @@ const DefaultMaxInline = 16
 
 // ErrInlineBusy: Redis is unavailable and MaxInline jobs already run
 // in-process; the job was not accepted (retry in a moment).
-var ErrInlineBusy = errors.New("jobs: Redis is unavailable and the in-process job runner is busy; retry in a moment")
+var ErrInlineBusy error = inlineBusyError{}
 
 // EnqueueOptions are the per-job options a caller may set. A nil
 // *EnqueueOptions means the queue's defaults.
@@ -472,7 +472,7 @@ func (d *Dispatcher) unavailable() error {
 
 func redisUnavailable(r Redis) error {
 	if r == nil || r.Client() == nil {
-		return fmt.Errorf("%w: not configured (degraded mode: jobs run synchronously and are not stored)", ErrRedisUnavailable)
+		return &UnavailableError{Reason: "not configured (degraded mode: jobs run synchronously and are not stored)"}
 	}
-	return fmt.Errorf("%w: %s (jobs run synchronously until it is back)", ErrRedisUnavailable, r.State())
+	return &UnavailableError{Reason: string(r.State()) + " (jobs run synchronously until it is back)"}
 }

@@ -48,7 +48,7 @@ func Routes(d *Dispatcher, st *Stats, logger *slog.Logger) []httpapi.Route {
 			info, err := d.Job(r.Context(), r.PathValue("queue"), r.PathValue("id"))
 			if errors.Is(err, ErrRedisUnavailable) {
 				// Expected in degraded mode: answer without an error log line.
-				httpjson.Error(w, http.StatusServiceUnavailable, trimPrefix(err.Error()))
+				httpjson.Error(w, http.StatusServiceUnavailable, ClientMessage(err))
 				return nil
 			}
 			if err != nil {
@@ -63,7 +63,7 @@ func Routes(d *Dispatcher, st *Stats, logger *slog.Logger) []httpapi.Route {
 			Handler: httpapi.Handle(logger, func(w http.ResponseWriter, r *http.Request) error {
 				snap, err := st.Snapshot(r.Context())
 				if errors.Is(err, ErrRedisUnavailable) {
-					httpjson.Error(w, http.StatusServiceUnavailable, "queue stats: "+trimPrefix(err.Error()))
+					httpjson.Error(w, http.StatusServiceUnavailable, "queue stats: "+ClientMessage(err))
 					return nil
 				}
 				if err != nil {
@@ -121,13 +121,13 @@ func httpError(err error) error {
 	case errors.As(err, &oe):
 		return &httpapi.Error{Status: http.StatusBadRequest, Message: oe.Error(), Err: err}
 	case errors.Is(err, ErrUnknownQueue):
-		return &httpapi.Error{Status: http.StatusNotFound, Message: trimPrefix(err.Error()), Err: err}
+		return &httpapi.Error{Status: http.StatusNotFound, Message: ClientMessage(err), Err: err}
 	case errors.Is(err, queue.ErrJobNotFound):
 		return &httpapi.Error{Status: http.StatusNotFound, Message: "job not found", Err: err}
 	case errors.Is(err, ErrRedisUnavailable):
-		return &httpapi.Error{Status: http.StatusServiceUnavailable, Message: trimPrefix(err.Error()), Err: err}
+		return &httpapi.Error{Status: http.StatusServiceUnavailable, Message: ClientMessage(err), Err: err}
 	case errors.Is(err, ErrInlineBusy):
-		return &httpapi.Error{Status: http.StatusServiceUnavailable, Message: trimPrefix(err.Error()), Err: err, RetryAfter: time.Second}
+		return &httpapi.Error{Status: http.StatusServiceUnavailable, Message: ClientMessage(err), Err: err, RetryAfter: time.Second}
 	case errors.As(err, &jf):
 		if errors.Is(err, ErrInvalidPayload) {
 			return &httpapi.Error{Status: http.StatusBadRequest, Message: truncate(jf.Error(), 500), Err: err}
@@ -141,11 +141,4 @@ func httpError(err error) error {
 		return &httpapi.Error{Status: http.StatusServiceUnavailable, Message: "Redis did not answer; try again", Err: err}
 	}
 	return err
-}
-
-func trimPrefix(s string) string {
-	if len(s) > 6 && s[:6] == "jobs: " {
-		return s[6:]
-	}
-	return s
 }
