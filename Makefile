@@ -16,7 +16,7 @@ run: ## run the service (works with no Redis configured: degraded mode)
 build: ## build bin/zyeute
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/zyeute ./cmd/zyeute
 
-deps: ## install what the tests need (redis-server, PostgreSQL, ffmpeg, valgrind, chromium, the interop npm packages)
+deps: ## install what the tests need (redis-server, PostgreSQL, ffmpeg, valgrind, chromium, node/npm, and the npm packages of interop/ and tools/anvil/)
 	./scripts/ensure-test-deps.sh
 
 test: deps ## run every test (real redis-server, Node bullmq, chromium) with -race, then the bench smoke test

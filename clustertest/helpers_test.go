@@ -52,7 +52,7 @@ func connectEnv(t *testing.T, env map[string]string, logs *logBuffer) *redisconn
 	if logs != nil {
 		lg = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	conn, err := redisconn.New(cfg.Redis, &redisconn.Options{
+	conn, err := redisconn.New(cfg.Redis.Conn(), &redisconn.Options{
 		Logger:        lg,
 		ProbeInterval: 200 * time.Millisecond,
 		BackoffMax:    500 * time.Millisecond,

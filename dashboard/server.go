@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,12 +11,14 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/zyeute/zyeute-redis/httpjson"
+	"github.com/zyeute/zyeute-redis/queue"
 	"github.com/zyeute/zyeute-redis/session"
 )
 
 // Defaults of Options.
 const (
-	DefaultPrefix          = "bull"
+	DefaultPrefix          = queue.DefaultPrefix
 	DefaultIdleTimeout     = 30 * time.Minute
 	DefaultAbsoluteTimeout = 12 * time.Hour
 	DefaultMaxStreams      = 16
@@ -205,18 +206,11 @@ func errorf(status int, format string, args ...any) error {
 	return &apiError{status: status, msg: fmt.Sprintf(format, args...)}
 }
 
-// writeJSON answers v with status.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
+// writeJSON answers v with status, as every route of the service does.
+func writeJSON(w http.ResponseWriter, status int, v any) { httpjson.Write(w, status, v) }
 
 // writeError answers err in the service's JSON error format
-// ({"error": "..."}), 500 for errors that are not an *apiError (logged,
+// (httpjson.ErrorBody, with its code where the page acts on it), 500 for errors that are not an *apiError (logged,
 // with the message kept generic: it may name keys or addresses).
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
@@ -224,11 +218,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error("[Dashboard] request failed", "method", r.Method, "path", r.URL.Path, "error", err.Error())
 		ae = &apiError{status: http.StatusInternalServerError, msg: "internal error: " + err.Error()}
 	}
-	body := map[string]string{"error": ae.msg}
-	if ae.code != "" {
-		body["code"] = ae.code
-	}
-	writeJSON(w, ae.status, body)
+	httpjson.Write(w, ae.status, httpjson.ErrorBody{Error: ae.msg, Status: ae.status, Code: ae.code})
 }
 
 // plain adapts a handler that returns an error, with no authentication.

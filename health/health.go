@@ -8,7 +8,6 @@ package health
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"math"
 	"net"
@@ -19,6 +18,7 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/zyeute/zyeute-redis/httpjson"
 	"github.com/zyeute/zyeute-redis/redisconn"
 )
 
@@ -240,7 +240,7 @@ func (c *Checker) databaseUp(ctx context.Context) bool {
 // process can answer.
 func (c *Checker) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, c.Report(r.Context()))
+		httpjson.Write(w, http.StatusOK, c.Report(r.Context()))
 	})
 }
 
@@ -262,13 +262,6 @@ func (c *Checker) Readyz() http.Handler {
 		}
 		writeText(w, http.StatusOK, "ok")
 	})
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 func writeText(w http.ResponseWriter, code int, s string) {

@@ -288,7 +288,7 @@ func readRequest(body io.Reader, sizeHint int64) (Content, error) {
 		case '"':
 			if given++; given > 1 {
 				// Refused before its value is read.
-				return Content{}, &apiError{status: http.StatusBadRequest, msg: ErrAmbiguousContent.Error()}
+				return Content{}, contentError(ErrAmbiguousContent)
 			}
 			if err := p.readField(name, &content, sizeHint); err != nil {
 				return Content{}, err

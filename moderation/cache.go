@@ -68,7 +68,7 @@ type CacheConfig struct {
 	MaxConcurrent int
 	// Logger receives "Cache hit"/"Cache miss" at debug level (with the key
 	// hash prefix, never the content) and rate-limited Redis warnings.
-	// Defaults to a logger that discards.
+	// nil means slog.Default(), as everywhere in this module.
 	Logger *slog.Logger
 }
 
@@ -164,7 +164,7 @@ func NewCache(rdb RedisClient, provider Moderator, cfg *CacheConfig) (*Cache, er
 		c.StatsFlushInterval = time.Second
 	}
 	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
+		c.Logger = slog.Default()
 	}
 	switch {
 	case c.TTL < time.Millisecond:

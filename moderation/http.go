@@ -10,6 +10,8 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+
+	"github.com/zyeute/zyeute-redis/httpjson"
 )
 
 // ModerationRequest is the body of POST /api/moderation: exactly one field.
@@ -40,14 +42,6 @@ func (e *apiError) Error() string { return e.msg }
 // handlerFunc is an HTTP handler that returns an error; serve writes it.
 type handlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// ErrorBody is the JSON body of every error answer of this package:
-// {"error": "<message>", "status": <HTTP status>}, the shape of every error
-// of the Zyeuté API.
-type ErrorBody struct {
-	Error  string `json:"error"`
-	Status int    `json:"status"`
-}
-
 func (c *Cache) serve(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := h(w, r)
@@ -67,16 +61,8 @@ func (c *Cache) serve(h handlerFunc) http.Handler {
 			attrs = append(attrs, slog.String("cause", ae.err.Error()))
 		}
 		c.log.LogAttrs(r.Context(), level, "Moderation request failed", attrs...)
-		writeJSON(w, ae.status, ErrorBody{Error: ae.msg, Status: ae.status})
+		httpjson.Error(w, ae.status, ae.msg)
 	})
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 // Handler serves POST /api/moderation. The body is one JSON object with
@@ -85,7 +71,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // answer is {"flagged","categories","scores","provider","model","cached"}
 // (plus "unsupported" and "note" when the provider cannot judge the content).
 //
-// Errors are {"error": "...", "status": <code>}: 400 for invalid JSON,
+// Errors are {"error": "...", "status": <code>} (httpjson.ErrorBody): 400 for invalid JSON,
 // unknown or repeated fields, empty content, more than one field or a
 // non-http(s) image_url; 413 for a body, text over 1 MiB or image over
 // 10 MiB, answered as soon as the size is known (the rest of the body is not
@@ -128,7 +114,7 @@ func (c *Cache) Handler() http.Handler {
 		if err != nil {
 			return toAPIError(r.Context(), c.info.Provider, err)
 		}
-		writeJSON(w, http.StatusOK, res)
+		httpjson.Write(w, http.StatusOK, res)
 		return nil
 	})
 }
@@ -153,8 +139,9 @@ func bodyError(err error) error {
 	if errors.As(err, &te) {
 		return &apiError{status: http.StatusBadRequest, msg: fmt.Sprintf("invalid JSON: field %q must be a string", te.Field)}
 	}
-	// Unknown fields: json: unknown field "x".
-	return &apiError{status: http.StatusBadRequest, msg: "invalid JSON: " + strings.TrimPrefix(err.Error(), "json: ")}
+	// The body parser reports unknown fields itself; anything else is
+	// malformed JSON (the cause is logged, not shown).
+	return &apiError{status: http.StatusBadRequest, msg: "invalid JSON", err: err}
 }
 
 // contentError maps the content errors of Moderate to their answer, or nil.
@@ -162,8 +149,10 @@ func contentError(err error) *apiError {
 	switch {
 	case errors.Is(err, ErrEmptyContent):
 		return &apiError{status: http.StatusBadRequest, msg: "empty content: give one of text, image_url or image_base64"}
-	case errors.Is(err, ErrAmbiguousContent), errors.Is(err, ErrInvalidImageURL):
-		return &apiError{status: http.StatusBadRequest, msg: strings.TrimPrefix(err.Error(), "moderation: ")}
+	case errors.Is(err, ErrAmbiguousContent):
+		return &apiError{status: http.StatusBadRequest, msg: msgAmbiguous}
+	case errors.Is(err, ErrInvalidImageURL):
+		return &apiError{status: http.StatusBadRequest, msg: msgBadImageURL}
 	case errors.Is(err, ErrContentTooLarge):
 		return &apiError{status: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("content too large: text is limited to %d bytes, images to %d bytes", MaxTextBytes, MaxImageBytes)}
 	}
@@ -192,7 +181,7 @@ func (c *Cache) StatsHandler() http.Handler {
 			w.Header().Set("Allow", "GET, HEAD")
 			return &apiError{status: http.StatusMethodNotAllowed, msg: "method not allowed: use GET"}
 		}
-		writeJSON(w, http.StatusOK, c.Stats(r.Context()))
+		httpjson.Write(w, http.StatusOK, c.Stats(r.Context()))
 		return nil
 	})
 }

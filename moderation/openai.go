@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/zyeute/zyeute-redis/secret"
 )
 
 // OpenAIConfig configures the OpenAI-compatible HTTP provider.
@@ -29,7 +31,7 @@ type OpenAIConfig struct {
 	// APIKey is sent as "Authorization: Bearer <key>". It never appears in
 	// logs or errors. Empty sends no Authorization header (local servers).
 	// Defaults to empty.
-	APIKey Secret
+	APIKey secret.String
 	// Model is sent as "model". Defaults to "omni-moderation-latest".
 	Model string
 	// PolicyVersion is part of the cache key: bump it to drop cached verdicts
@@ -53,7 +55,7 @@ type OpenAIConfig struct {
 	// Timeout above is.
 	HTTPClient *http.Client
 	// Logger receives retry warnings (never the key, never the content).
-	// Defaults to a logger that discards.
+	// nil means slog.Default(), as everywhere in this module.
 	Logger *slog.Logger
 }
 
@@ -127,7 +129,7 @@ func NewOpenAIModerator(cfg *OpenAIConfig) (*OpenAIModerator, error) {
 		c.MaxBackoff = 5 * time.Second
 	}
 	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
+		c.Logger = slog.Default()
 	}
 	switch {
 	case c.Timeout < 0:
@@ -284,7 +286,7 @@ func (m *OpenAIModerator) fail(format string, args ...any) error {
 // scrub removes the API key from s, in case an upstream message echoed it.
 func (m *OpenAIModerator) scrub(s string) string {
 	if k := string(m.cfg.APIKey); k != "" {
-		s = strings.ReplaceAll(s, k, redacted)
+		s = strings.ReplaceAll(s, k, secret.Redacted)
 	}
 	return s
 }

@@ -8,6 +8,17 @@ import (
 	"time"
 )
 
+// BackoffDelay is the wait before retrying a job whose attemptsMade-th
+// attempt (1-based) just failed, computed as a BullMQ worker does: fixed or
+// exponential, with jitter when b.Jitter > 0. Every retry of this module
+// uses it: the workers, and the in-process fallback of callers that run a
+// job themselves when Redis is away. ok is false for an unknown b.Type (a
+// worker then fails the job without retrying); nil b waits 0.
+func BackoffDelay(b *Backoff, attemptsMade int) (d time.Duration, ok bool) {
+	ms, ok := backoffDelay(b, attemptsMade, rand.Float64)
+	return time.Duration(ms) * time.Millisecond, ok
+}
+
 // backoffDelay is BullMQ's built-in backoff (protocol §11.7) for the
 // attemptsMade-th attempt (atm + 1). ok is false for an unknown type.
 //

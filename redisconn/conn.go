@@ -21,8 +21,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/zyeute/zyeute-redis/internal/config"
 )
 
 // State is the connection state.
@@ -37,8 +35,10 @@ const (
 
 // Messages of the Status for the non-error states.
 const (
-	MsgHealthy       = "Redis connection healthy"
-	MsgNotConfigured = "Redis not configured (REDIS_HOST not set)"
+	MsgHealthy = "Redis connection healthy"
+	// MsgNotConfigured starts the not-configured message, followed by
+	// Advice.NotConfigured in parentheses.
+	MsgNotConfigured = "Redis not configured"
 	MsgConnecting    = "connecting"
 	MsgClosed        = "connection closed"
 )
@@ -62,8 +62,8 @@ type Status struct {
 
 // Options tune a Conn. The zero value (or nil) is usable.
 type Options struct {
-	// Logger receives the connection logs. Defaults to a logger that
-	// discards everything.
+	// Logger receives the connection logs. nil means slog.Default(), as
+	// everywhere in this module (pass a discarding logger for silence).
 	Logger *slog.Logger
 	// ProbeInterval is the wait between PINGs while connected. Defaults to 2s.
 	ProbeInterval time.Duration
@@ -88,7 +88,7 @@ func (o *Options) withDefaults() Options {
 		out = *o
 	}
 	if out.Logger == nil {
-		out.Logger = slog.New(slog.DiscardHandler)
+		out.Logger = slog.Default()
 	}
 	if out.ProbeInterval == 0 {
 		out.ProbeInterval = 2 * time.Second
@@ -123,7 +123,8 @@ func (o Options) validate() error {
 
 // Conn is the shared Redis connection and its state monitor.
 type Conn struct {
-	cfg    config.Redis
+	cfg    Config
+	advice Advice
 	opts   Options
 	log    *slog.Logger
 	client redis.UniversalClient
@@ -151,28 +152,35 @@ type Conn struct {
 }
 
 // New builds the client (no I/O happens until Start or Check). When cfg is
-// not configured, the Conn reports NotConfigured and Client returns nil.
-func New(cfg config.Redis, opts *Options) (*Conn, error) {
+// not configured (no address), the Conn reports NotConfigured and Client
+// returns nil.
+func New(cfg Config, opts *Options) (*Conn, error) {
 	o := opts.withDefaults()
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
 	c := &Conn{
-		cfg:  cfg,
-		opts: o,
-		log:  o.Logger,
-		kick: make(chan struct{}, 1),
-		subs: map[int]func(Status){},
+		cfg:    cfg,
+		advice: cfg.Advice.withDefaults(),
+		opts:   o,
+		log:    o.Logger,
+		kick:   make(chan struct{}, 1),
+		subs:   map[int]func(Status){},
 	}
 	if !cfg.Configured() {
-		c.status = Status{State: NotConfigured, Message: MsgNotConfigured, Since: time.Now()}
+		c.status = Status{State: NotConfigured, Message: c.notConfigured(), Since: time.Now()}
 		return c, nil
 	}
-	if len(cfg.Addrs) == 0 {
-		return nil, errors.New("redisconn: configured but no address")
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
-	if cfg.TLS {
-		c.tls = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: cfg.RootCAs}
+	cfg.Mode = cfg.mode()
+	c.cfg.Mode = cfg.Mode
+	if cfg.TLS != nil {
+		c.tls = cfg.TLS.Clone()
+		if c.tls.MinVersion == 0 {
+			c.tls.MinVersion = tls.VersionTLS12
+		}
 	}
 	uo := &redis.UniversalOptions{
 		Addrs:                 cfg.Addrs,
@@ -186,19 +194,12 @@ func New(cfg config.Redis, opts *Options) (*Conn, error) {
 		ContextTimeoutEnabled: true,
 		PoolSize:              o.PoolSize,
 		MasterName:            cfg.SentinelMaster,
-		IsClusterMode:         cfg.Mode == config.ModeCluster,
+		IsClusterMode:         cfg.Mode == ModeCluster,
 	}
-	switch cfg.Mode {
-	case config.ModeSingle, config.ModeCluster:
-	case config.ModeSentinel:
-		if cfg.SentinelMaster == "" {
-			return nil, errors.New("redisconn: sentinel mode needs a master name")
-		}
+	if cfg.Mode == ModeSentinel {
 		// Sentinels usually share the data nodes' credentials in managed
 		// setups; a separate sentinel password is not supported yet.
 		uo.SentinelUsername, uo.SentinelPassword = cfg.Username, cfg.Password.Reveal()
-	default:
-		return nil, fmt.Errorf("redisconn: mode %q not supported", cfg.Mode)
 	}
 	c.client = redis.NewUniversalClient(uo)
 	c.readOnlyRetries = 10
@@ -250,6 +251,11 @@ func (c *Conn) Client() redis.UniversalClient { return c.client }
 // Configured reports whether Redis is configured.
 func (c *Conn) Configured() bool { return c.client != nil }
 
+// notConfigured is the status message while not configured.
+func (c *Conn) notConfigured() string {
+	return MsgNotConfigured + " (" + c.advice.NotConfigured + ")"
+}
+
 // Target describes the server, without the password.
 func (c *Conn) Target() string { return c.cfg.Target() }
 
@@ -283,10 +289,12 @@ func (c *Conn) Subscribe(fn func(Status)) (cancel func()) {
 	}
 }
 
-// Start logs the target and starts the background probe, which runs until
-// ctx ends or Close. The first probe runs at once. Calling Start twice is a
-// no-op; after Close it returns ErrClosed. With Redis not configured it
-// logs the degraded-mode line and returns nil.
+// Start logs the target, starts the background probe and returns. As for
+// queue.Worker, ctx bounds the start-up only (its values are kept, its
+// cancellation is not): the probe runs until Close, so that the status
+// stays truthful while a service drains. The first probe runs at once.
+// Calling Start twice is a no-op; after Close it returns ErrClosed. With
+// Redis not configured it logs the degraded-mode line and returns nil.
 func (c *Conn) Start(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -298,17 +306,19 @@ func (c *Conn) Start(ctx context.Context) error {
 	}
 	c.started = true
 	if c.client == nil {
-		c.log.Warn("[Redis] Not configured (REDIS_HOST not set) - Running in degraded mode")
+		c.log.Warn("[Redis] Not configured (" + c.advice.NotConfigured + ") - Running in degraded mode")
 		return nil
 	}
-	c.log.Info("[Redis] Initializing connection to "+c.cfg.Target(), "mode", string(c.cfg.Mode), "tls", c.cfg.TLS)
-	ctx, c.cancel = context.WithCancel(ctx)
+	c.log.Info("[Redis] Initializing connection to "+c.cfg.Target(), "mode", string(c.cfg.Mode), "tls", c.tls != nil)
+	ctx, c.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	c.done = make(chan struct{})
 	go c.loop(ctx)
 	return nil
 }
 
-// Close stops the probe and closes the client. Safe to call twice.
+// Close stops the probe and closes the client. Safe to call twice. It
+// waits for nothing slow (one PING at most, bounded by ProbeTimeout), so,
+// unlike queue.Worker.Close, it takes no context and is an io.Closer.
 func (c *Conn) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -419,7 +429,7 @@ func (c *Conn) update(err error, latency time.Duration, version string) Status {
 			}
 		}
 	} else {
-		code, msg := classify(err)
+		code, msg := classify(err, c.advice)
 		msg = c.scrub(msg)
 		next.State, next.Latency, next.Message = Disconnected, 0, msg
 		if prev.State != Disconnected {

@@ -42,7 +42,7 @@ func setup(t *testing.T, env map[string]string) *bundle {
 		t.Fatalf("config: %v", err)
 	}
 	logs := &logBuffer{}
-	c, err := redisconn.New(cfg.Redis, &redisconn.Options{
+	c, err := redisconn.New(cfg.Redis.Conn(), &redisconn.Options{
 		Logger:        slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		ProbeInterval: testProbeInterval,
 		ProbeTimeout:  10 * time.Second,
@@ -111,10 +111,10 @@ func TestNotConfigured(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := b.conn.Check(context.Background())
-	if st.State != redisconn.NotConfigured || st.Message != redisconn.MsgNotConfigured {
+	if st.State != redisconn.NotConfigured || st.Message != "Redis not configured (REDIS_URL or REDIS_HOST not set)" {
 		t.Errorf("status = %+v", st)
 	}
-	if got := strings.Count(b.logs.String(), "[Redis] Not configured (REDIS_HOST not set) - Running in degraded mode"); got != 1 {
+	if got := strings.Count(b.logs.String(), "[Redis] Not configured (REDIS_URL or REDIS_HOST not set) - Running in degraded mode"); got != 1 {
 		t.Errorf("degraded-mode line logged %d times:\n%s", got, b.logs)
 	}
 	rep := healthDoc(t, b.conn)
@@ -354,10 +354,10 @@ func TestUnreachable(t *testing.T) {
 
 func TestOptionsValidated(t *testing.T) {
 	t.Parallel()
-	if _, err := redisconn.New(config.Redis{}, &redisconn.Options{ProbeInterval: -1}); err == nil {
+	if _, err := redisconn.New(redisconn.Config{}, &redisconn.Options{ProbeInterval: -1}); err == nil {
 		t.Error("negative interval accepted")
 	}
-	if _, err := redisconn.New(config.Redis{}, &redisconn.Options{BackoffMin: time.Second, BackoffMax: time.Millisecond}); err == nil {
+	if _, err := redisconn.New(redisconn.Config{}, &redisconn.Options{BackoffMin: time.Second, BackoffMax: time.Millisecond}); err == nil {
 		t.Error("max < min accepted")
 	}
 }
@@ -372,6 +372,23 @@ func TestStartAfterClose(t *testing.T) {
 	if err := b.conn.Start(context.Background()); err != redisconn.ErrClosed {
 		t.Errorf("Start after Close = %v", err)
 	}
+}
+
+// TestStartContextBoundsStartOnly: as for queue.Worker, Start's ctx does
+// not stop the probe; only Close does. Once ctx is cancelled the probe
+// still notices Redis going away.
+func TestStartContextBoundsStartOnly(t *testing.T) {
+	t.Parallel()
+	s := redistest.Start(t, nil)
+	b := setup(t, map[string]string{"REDIS_URL": s.URL()})
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := b.conn.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, b.conn, redisconn.Connected, 10*time.Second)
+	cancel()
+	s.Kill()
+	waitState(t, b.conn, redisconn.Disconnected, 20*time.Second)
 }
 
 func TestBackoff(t *testing.T) {

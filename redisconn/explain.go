@@ -33,24 +33,32 @@ const (
 // Code returns a short, stable code for a connection error (CodeConnRefused,
 // CodeNoAuth, …), "" for nil.
 func Code(err error) string {
-	c, _ := classify(err)
+	c, _ := classify(err, Advice{})
 	return c
 }
 
 // Explain turns a connection error into a short human message that says
 // what to do, ending with its code in parentheses, e.g.
-// "authentication required: set REDIS_PASSWORD (NOAUTH)". It never includes
-// the password (go-redis and Redis never echo it; Conn also scrubs).
-// Explain(nil) is "".
+// "authentication required: set Config.Password (NOAUTH)". It never
+// includes the password (go-redis and Redis never echo it; Conn also
+// scrubs). Explain(nil) is "". A Conn's Status explains with its
+// Config.Advice; ExplainWith does the same for any error.
 func Explain(err error) string {
-	_, msg := classify(err)
+	_, msg := classify(err, Advice{})
 	return msg
 }
 
-func classify(err error) (code, msg string) {
+// ExplainWith is Explain naming the settings as a advises.
+func ExplainWith(err error, a Advice) string {
+	_, msg := classify(err, a)
+	return msg
+}
+
+func classify(err error, a Advice) (code, msg string) {
 	if err == nil {
 		return "", ""
 	}
+	a = a.withDefaults()
 	s := err.Error()
 	var (
 		unknownCA   x509.UnknownAuthorityError
@@ -64,7 +72,7 @@ func classify(err error) (code, msg string) {
 	)
 	switch {
 	case hasPrefix(err, s, "NOAUTH"):
-		return CodeNoAuth, "authentication required: set REDIS_PASSWORD or put the password in REDIS_URL (NOAUTH)"
+		return CodeNoAuth, "authentication required: set " + a.Password + " (NOAUTH)"
 	case hasPrefix(err, s, "WRONGPASS"):
 		return CodeWrongPass, "authentication failed: wrong username or password (WRONGPASS)"
 	case strings.Contains(s, "called without any password configured"):
@@ -74,7 +82,7 @@ func classify(err error) (code, msg string) {
 	case hasPrefix(err, s, "LOADING"):
 		return CodeLoading, "Redis is loading its dataset into memory, try again shortly (LOADING)"
 	case errors.As(err, &unknownCA):
-		return CodeTLS, "TLS: server certificate not trusted (signed by an unknown authority): set REDIS_TLS_CA_FILE to the CA that signed it (TLS)"
+		return CodeTLS, "TLS: server certificate not trusted (signed by an unknown authority): set " + a.CA + " to the CA that signed it (TLS)"
 	case errors.As(err, &hostErr):
 		return CodeTLS, "TLS: server certificate is for another host name than the one connected to (TLS)"
 	case errors.As(err, &invalidCert) && invalidCert.Reason == x509.Expired:
@@ -84,9 +92,9 @@ func classify(err error) (code, msg string) {
 	case errors.As(err, &verifyErr):
 		return CodeTLS, "TLS: server certificate not trusted (TLS)"
 	case errors.As(err, &recordErr) || strings.Contains(s, "first record does not look like a TLS handshake"):
-		return CodeTLS, "TLS handshake failed: the server does not speak TLS, use redis:// or REDIS_TLS=false (TLS)"
+		return CodeTLS, "TLS handshake failed: the server does not speak TLS, use " + a.TLSOff + " (TLS)"
 	case errors.As(err, &hsErr) && (errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout()):
-		return CodeTLS, "TLS handshake timed out: the server may not speak TLS (use redis:// or REDIS_TLS=false) or is not answering (TLS)"
+		return CodeTLS, "TLS handshake timed out: the server may not speak TLS (use " + a.TLSOff + ") or is not answering (TLS)"
 	case strings.Contains(s, "tls:"):
 		return CodeTLS, "TLS handshake failed (TLS)"
 	case errors.As(err, &dnsErr):
@@ -94,9 +102,9 @@ func classify(err error) (code, msg string) {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return CodeConnRefused, "connection refused: is Redis running and listening on that address? (ECONNREFUSED)"
 	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE):
-		return CodeConnReset, "connection reset by the server; if the server is TLS-only, use rediss:// or REDIS_TLS=true (ECONNRESET)"
+		return CodeConnReset, "connection reset by the server; if the server is TLS-only, use " + a.TLSOn + " (ECONNRESET)"
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		return CodeConnReset, "connection closed by the server; if the server is TLS-only, use rediss:// or REDIS_TLS=true (ECONNRESET)"
+		return CodeConnReset, "connection closed by the server; if the server is TLS-only, use " + a.TLSOn + " (ECONNRESET)"
 	case errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH):
 		return CodeUnreachable, "host unreachable: check the network path to Redis (EHOSTUNREACH)"
 	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout():
@@ -122,14 +130,31 @@ func hasPrefix(err error, s, prefix string) bool {
 	return redis.HasErrorPrefix(err, prefix) || strings.HasPrefix(s, prefix+" ") || strings.Contains(s, ": "+prefix+" ")
 }
 
-// isConnError reports errors that say the connection itself is broken (as
-// opposed to a command error such as WRONGTYPE).
-func isConnError(err error) bool {
+// IsConnError reports errors meaning Redis could not take the command:
+// the connection is broken or was never made (refused, reset, closed,
+// timed out, DNS, TLS, pool exhausted), or the server cannot serve it now
+// (LOADING, READONLY replica, MASTERDOWN, CLUSTERDOWN, TRYAGAIN). The
+// command certainly or probably did not run: the caller may fall back or
+// retry, and a Conn re-probes. Command errors (WRONGTYPE, script errors),
+// redis.Nil and context.Canceled are not connection errors. This is the
+// one connection-error test of the module.
+func IsConnError(err error) bool {
 	if err == nil || errors.Is(err, redis.Nil) || errors.Is(err, context.Canceled) {
 		return false
 	}
+	switch Code(err) {
+	case CodeConnRefused, CodeConnReset, CodeTimeout, CodeUnreachable, CodeNotFound, CodeClosed, CodeLoading, CodeTLS:
+		return true
+	}
 	var netErr net.Error
-	return errors.As(err, &netErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
-		errors.Is(err, redis.ErrPoolTimeout)
+	if errors.As(err, &netErr) || errors.Is(err, syscall.EPIPE) {
+		return true
+	}
+	s := err.Error()
+	for _, p := range []string{"READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN"} {
+		if hasPrefix(err, s, p) {
+			return true
+		}
+	}
+	return false
 }

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/zyeute/zyeute-redis/internal/config"
 )
 
 // readOnlyLogEvery bounds the "READONLY, reconnecting" log to one line per
@@ -44,7 +42,7 @@ func (h hook) DialHook(next redis.DialHook) redis.DialHook {
 		conn, err := next(ctx, network, addr)
 		h.c.noteDial(err)
 		if err != nil {
-			h.c.log.Debug("[Redis] dial failed", "addr", addr, "error", h.c.scrub(Explain(err)))
+			h.c.log.Debug("[Redis] dial failed", "addr", addr, "error", h.c.scrub(ExplainWith(err, h.c.advice)))
 		}
 		return conn, err
 	}
@@ -58,7 +56,7 @@ func (h hook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 			err = next(ctx, cmd)
 		}
 		h.c.refreshTopology(err)
-		if err != nil && ctx.Value(probeKey{}) == nil && isConnError(err) {
+		if err != nil && ctx.Value(probeKey{}) == nil && IsConnError(err) {
 			h.c.poke()
 		}
 		return err
@@ -75,7 +73,7 @@ func (h hook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessP
 			err = next(ctx, cmds)
 		}
 		h.c.refreshTopology(err)
-		if err != nil && isConnError(err) {
+		if err != nil && IsConnError(err) {
 			h.c.poke()
 		}
 		return err
@@ -86,7 +84,7 @@ func (h hook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessP
 // try (1-based) should run again: a READONLY refusal outside Cluster mode,
 // at most often enough to drop every pooled connection.
 func (c *Conn) retryReadOnly(ctx context.Context, try int, err error) bool {
-	if err == nil || c.cfg.Mode == config.ModeCluster || !redis.IsReadOnlyError(err) || ctx.Err() != nil {
+	if err == nil || c.cfg.Mode == ModeCluster || !redis.IsReadOnlyError(err) || ctx.Err() != nil {
 		return false
 	}
 	if try > c.readOnlyRetries {
@@ -119,12 +117,12 @@ func (c *Conn) noteReadOnly() {
 // refreshTopology asks a cluster client to reload its slot map after err,
 // when err says a node is gone or the cluster is reconfiguring.
 func (c *Conn) refreshTopology(err error) {
-	if err == nil || c.cfg.Mode != config.ModeCluster {
+	if err == nil || c.cfg.Mode != ModeCluster {
 		return
 	}
 	var rerr redis.Error
 	switch {
-	case isConnError(err), errors.Is(err, context.DeadlineExceeded):
+	case IsConnError(err), errors.Is(err, context.DeadlineExceeded):
 	case errors.As(err, &rerr) && (strings.HasPrefix(rerr.Error(), "CLUSTERDOWN") || strings.HasPrefix(rerr.Error(), "TRYAGAIN")):
 	default:
 		return

@@ -7,13 +7,12 @@ import (
 	"sync"
 
 	"github.com/zyeute/zyeute-redis/dashboard"
+	"github.com/zyeute/zyeute-redis/httpjson"
 	"github.com/zyeute/zyeute-redis/internal/httpapi"
 	"github.com/zyeute/zyeute-redis/internal/jobs"
 	"github.com/zyeute/zyeute-redis/redisconn"
 	"github.com/zyeute/zyeute-redis/session"
 )
-
-func init() { extensions = append(extensions, wireDashboard) }
 
 // dashboardSessionPrefix keeps admin sessions apart from any other
 // session the service may store.
@@ -83,7 +82,7 @@ func laterRoute(a *app, pattern string) http.Handler {
 			}
 		})
 		if h == nil {
-			httpapi.WriteError(w, http.StatusNotFound, "not available: nothing serves "+pattern)
+			httpjson.Error(w, http.StatusNotFound, "not available: nothing serves "+pattern)
 			return
 		}
 		h.ServeHTTP(w, r)

@@ -12,10 +12,6 @@ import (
 	"github.com/zyeute/zyeute-redis/internal/store"
 )
 
-func init() {
-	register(command{name: "doctor", summary: "diagnose the Redis setup and the application database and print how to fix each problem (--json)", run: runDoctor})
-}
-
 func runDoctor(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "doctor", "doctor [--json]")
 	jsonOut := fs.Bool("json", false, "print the findings as JSON")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/zyeute/zyeute-redis/internal/config"
@@ -10,13 +9,11 @@ import (
 	"github.com/zyeute/zyeute-redis/queue"
 )
 
-func init() { extensions = append(extensions, wireJobs) }
-
 // wireJobs plugs the job layer into serve: the dispatcher (queued, or
 // synchronous in degraded mode) behind POST/GET /api/jobs, the cached
 // admin stats, GET /metrics, and the workers when WORKERS is true and
 // Redis is configured.
-func wireJobs(_ context.Context, a *app) error {
+func wireJobs(a *app) error {
 	reg, err := jobs.NewRegistry(registryConfig(a.registry, a.cfg))
 	if err != nil {
 		return err

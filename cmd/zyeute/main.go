@@ -29,9 +29,9 @@ func main() {
 
 	// go-redis's logger is process-global: only main sets it, routing its
 	// lines to our logger at debug level, with the password scrubbed.
-	onLogger = func(l *slog.Logger, secret string) { redis.SetLogger(&redisLogger{log: l, secret: secret}) }
-
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	e := &env{getenv: os.Getenv, stdout: os.Stdout, stderr: os.Stderr,
+		redisLog: func(l *slog.Logger, password string) { redis.SetLogger(&redisLogger{log: l, secret: password}) }}
+	err := runEnv(ctx, e, os.Args[1:])
 	cancel()
 	if msg := errorMessage(err); msg != "" {
 		fmt.Fprintln(os.Stderr, "zyeute: "+escapeControls(msg))

@@ -172,7 +172,7 @@ func TestServeNotConfigured(t *testing.T) {
 		t.Fatalf("serve returned %v", err)
 	}
 	logs := s.stderr.String()
-	for _, want := range []string{"[Redis] Not configured (REDIS_HOST not set) - Running in degraded mode", "shutting down", "stopped"} {
+	for _, want := range []string{"[Redis] Not configured (REDIS_URL or REDIS_HOST not set) - Running in degraded mode", "shutting down", "stopped"} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("logs lack %q:\n%s", want, logs)
 		}
@@ -281,6 +281,36 @@ func TestPingExitCodes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHelpTexts: help lists every command of the table and states exit 3
+// for every command that needs Redis; serve --help says how serve is
+// configured (it has no flags).
+func TestHelpTexts(t *testing.T) {
+	t.Parallel()
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"help"}, func(string) string { return "" }, &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range commands() {
+		if !strings.Contains(stdout.String(), "  "+c.name+" ") {
+			t.Errorf("help lacks %q:\n%s", c.name, stdout.String())
+		}
+	}
+	if !strings.Contains(stdout.String(), "3 Redis not configured\n(ping, worker and queue") {
+		t.Errorf("help does not state exit 3 for every command needing Redis:\n%s", stdout.String())
+	}
+	stdout.Reset()
+	err := run(context.Background(), []string{"serve", "--help"}, func(string) string { return "" }, &stdout, &stderr)
+	if err != nil || !strings.Contains(stderr.String(), "REDIS_URL") || !strings.Contains(stderr.String(), "ACCESS_LOG") {
+		t.Errorf("serve --help: %v\n%s", err, stderr.String())
+	}
+	for _, args := range [][]string{{"worker"}, {"queue", "stats"}, {"ping"}} {
+		err := run(context.Background(), args, func(string) string { return "" }, &stdout, &stderr)
+		if exitCode(err) != exitNotConfigured || !strings.Contains(errorMessage(err), "REDIS_URL or REDIS_HOST") {
+			t.Errorf("%s without Redis: exit %d, %v", args[0], exitCode(err), err)
+		}
 	}
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/zyeute/zyeute-redis/health"
@@ -11,18 +10,16 @@ import (
 	"github.com/zyeute/zyeute-redis/redisconn"
 )
 
-func init() { extensions = append(extensions, wireModeration) }
-
 // wireModeration builds the configured provider behind the Redis cache and
 // mounts POST /api/moderation and GET /api/admin/moderation/stats.
-func wireModeration(_ context.Context, a *app) error {
+func wireModeration(a *app) error {
 	mc := a.cfg.Moderation
 	var provider moderation.Moderator
 	switch mc.Provider {
 	case config.ProviderOpenAI:
 		p, err := moderation.NewOpenAIModerator(&moderation.OpenAIConfig{
 			URL:    mc.APIURL.Reveal(),
-			APIKey: moderation.Secret(mc.APIKey.Reveal()),
+			APIKey: mc.APIKey,
 			Model:  mc.Model,
 			Logger: a.logger,
 		})

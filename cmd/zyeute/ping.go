@@ -3,15 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/zyeute/zyeute-redis/redisconn"
 )
-
-func init() {
-	register(command{name: "ping", summary: "connect to Redis with the current configuration and print state, latency, version", run: ping})
-}
 
 func ping(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "ping", "ping [-timeout 5s]")
@@ -26,12 +21,8 @@ func ping(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	logger := newLogger(cfg.Log, e.stderr)
-	if onLogger != nil {
-		onLogger(logger, cfg.Redis.Password.Reveal())
-	}
 	// The Conn logs nothing here: ping prints its own report.
-	conn, err := redisconn.New(cfg.Redis, &redisconn.Options{Logger: slog.New(slog.DiscardHandler), ProbeTimeout: *timeout, DialTimeout: *timeout})
+	conn, err := connectRedis(ctx, e, "ping", cfg, newLogger(cfg.Log, e.stderr), redisNeeds{timeout: *timeout})
 	if err != nil {
 		return err
 	}
@@ -51,7 +42,7 @@ func ping(ctx context.Context, e *env, args []string) error {
 		return nil
 	case redisconn.NotConfigured:
 		fmt.Fprintf(e.stdout, "message: %s\n", st.Message)
-		return &exitError{code: exitNotConfigured, err: fmt.Errorf("redis is not configured: set REDIS_URL or REDIS_HOST")}
+		return notConfigured("ping", "")
 	default:
 		fmt.Fprintf(e.stdout, "message: %s\n", st.Message)
 		return &exitError{code: exitFailure, err: fmt.Errorf("redis unreachable: %s", st.Message)}

@@ -21,10 +21,6 @@ import (
 	"github.com/zyeute/zyeute-redis/redisconn"
 )
 
-func init() {
-	register(command{name: "queue", summary: "queue admin: stats, jobs, job, logs, events, add, retry, promote, remove, clean, drain, obliterate, pause, resume", run: runQueueCmd})
-}
-
 const queueUsage = `Usage: zyeute queue <subcommand> [flags] [args]
 
 Reading:
@@ -227,13 +223,9 @@ func (q *queueEnv) connect(ctx context.Context) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	conn, err := redisconn.New(cfg.Redis, &redisconn.Options{Logger: slog.New(slog.DiscardHandler)})
+	conn, err := connectRedis(ctx, q.e, "queue", cfg, newLogger(cfg.Log, q.e.stderr), redisNeeds{required: true})
 	if err != nil {
 		return nil, err
-	}
-	if !conn.Configured() {
-		conn.Close()
-		return nil, &exitError{code: exitNotConfigured, err: errors.New("queue: Redis is not configured: set REDIS_URL or REDIS_HOST")}
 	}
 	if st := conn.Check(ctx); st.State != redisconn.Connected {
 		conn.Close()

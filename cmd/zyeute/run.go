@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sort"
 	"strings"
 
 	"github.com/zyeute/zyeute-redis/internal/config"
@@ -19,7 +18,7 @@ const (
 	exitOK            = 0
 	exitFailure       = 1 // runtime failure: Redis unreachable in ping, cannot listen…
 	exitUsage         = 2 // bad command line or invalid configuration
-	exitNotConfigured = 3 // ping: Redis is not configured
+	exitNotConfigured = 3 // ping, worker, queue: Redis is not configured
 	exitInterrupted   = 130
 )
 
@@ -74,40 +73,46 @@ type env struct {
 	// registry configures the job handlers of serve and worker; nil (as
 	// run sets it) means the local defaults. Tests plug in their own.
 	registry *jobs.RegistryConfig
+	// redisLog, when set (only main sets it), routes go-redis's
+	// process-global logger to the logger a command built, scrubbing the
+	// Redis password. Tests leave it nil.
+	redisLog func(l *slog.Logger, password string)
 }
 
-// command is one subcommand. New subcommands (doctor, worker, queue)
-// register themselves from their own file with register in an init func.
+// command is one subcommand.
 type command struct {
 	name    string
 	summary string
 	run     func(ctx context.Context, e *env, args []string) error
 }
 
-var commands = map[string]command{}
-
-func register(c command) {
-	if _, dup := commands[c.name]; dup {
-		panic("zyeute: command registered twice: " + c.name)
+// commands is the one table of subcommands, in the order help lists them.
+func commands() []command {
+	return []command{
+		{name: "doctor", summary: "diagnose the Redis setup and the application database and print how to fix each problem (--json)", run: runDoctor},
+		{name: "help", summary: "show this help", run: func(_ context.Context, e *env, _ []string) error {
+			usage(e.stdout)
+			return nil
+		}},
+		{name: "ping", summary: "connect to Redis with the current configuration and print state, latency, version", run: ping},
+		{name: "queue", summary: "queue admin: stats, jobs, job, logs, events, add, retry, promote, remove, clean, drain, obliterate, pause, resume", run: runQueueCmd},
+		{name: "serve", summary: "run the HTTP API on PORT (and the workers, unless WORKERS=false)", run: serve},
+		{name: "version", summary: "print the version", run: func(_ context.Context, e *env, _ []string) error {
+			fmt.Fprintln(e.stdout, "zyeute "+versionString())
+			return nil
+		}},
+		{name: "worker", summary: "run the queue workers only (--queues a,b --concurrency N), for scaling out", run: runWorker},
 	}
-	commands[c.name] = c
 }
 
-func init() {
-	register(command{name: "version", summary: "print the version", run: func(_ context.Context, e *env, args []string) error {
-		fmt.Fprintln(e.stdout, "zyeute "+versionString())
-		return nil
-	}})
-	register(command{name: "help", summary: "show this help", run: func(_ context.Context, e *env, args []string) error {
-		usage(e.stdout)
-		return nil
-	}})
+func lookup(name string) (command, bool) {
+	for _, c := range commands() {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
 }
-
-// onLogger, when set (by main), is told about each logger a command builds
-// and the Redis password to scrub; main uses it to route go-redis's global
-// logger. Tests leave it nil.
-var onLogger func(l *slog.Logger, secret string)
 
 // run is the whole program minus process concerns: it parses args, runs
 // the subcommand and returns an error whose exitCode is the exit status.
@@ -129,7 +134,7 @@ func runEnv(ctx context.Context, e *env, args []string) error {
 	case "-v", "-version", "--version":
 		name = "version"
 	}
-	c, ok := commands[name]
+	c, ok := lookup(name)
 	if !ok {
 		usage(stderr)
 		return &exitError{code: exitUsage, err: fmt.Errorf("unknown command %q", args[0])}
@@ -140,17 +145,13 @@ func runEnv(ctx context.Context, e *env, args []string) error {
 func usage(w io.Writer) {
 	var b strings.Builder
 	b.WriteString("Usage: zyeute <command> [flags]\n\nCommands:\n")
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(&b, "  %-9s %s\n", n, commands[n].summary)
+	for _, c := range commands() {
+		fmt.Fprintf(&b, "  %-9s %s\n", c.name, c.summary)
 	}
 	b.WriteString("\nConfiguration comes from the environment (REDIS_URL or REDIS_HOST…, PORT, ADMIN_TOKEN…);\n")
 	b.WriteString("with no Redis configured, serve runs in degraded mode.\n")
-	b.WriteString("Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 Redis not configured (ping).\n")
+	b.WriteString("Exit codes: 0 ok, 1 failure, 2 usage or configuration error, 3 Redis not configured\n")
+	b.WriteString("(ping, worker and queue, which need Redis), 130 interrupted twice.\n")
 	_, _ = io.WriteString(w, b.String())
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,18 +19,16 @@ import (
 	"github.com/zyeute/zyeute-redis/redisconn"
 )
 
-func init() {
-	register(command{name: "serve", summary: "run the HTTP API on PORT (and the workers, unless WORKERS=false)", run: serve})
-}
-
 // service is a long-running part started after the HTTP routes are built
-// and stopped after the HTTP server has drained (workers, schedulers…).
+// and closed after the HTTP server has drained (the worker pool). Its
+// lifecycle is queue.Worker's: Start(ctx) starts and returns, ctx bounding
+// the start-up only; Close(ctx) stops it, ctx bounding the wait.
 type service interface {
 	Start(ctx context.Context) error
-	Stop(ctx context.Context) error
+	Close(ctx context.Context) error
 }
 
-// app is what serve assembles. Extensions add to it.
+// app is what serve assembles; the wire functions add to it.
 type app struct {
 	cfg    *config.Config
 	logger *slog.Logger
@@ -42,27 +41,28 @@ type app struct {
 	// ai reports the moderation provider in /api/health; nil reports
 	// {"provider":"rules","status":"ok"}.
 	ai health.AIReporter
-	// services are started in order and stopped in reverse.
+	// services are started in order and closed in reverse.
 	services []service
 	// registry configures the job handlers; nil means the local defaults
 	// (tests plug in their own).
 	registry *jobs.RegistryConfig
 }
 
-// extension wires one subsystem into serve: it may add routes, an AI
-// reporter and services. Later work (moderation, queues, workers when
-// a.cfg.Workers.Enabled, metrics) registers one from its own file:
-//
-//	func init() { extensions = append(extensions, wireModeration) }
-//
-// Extensions run in registration order, after the Redis connection is
-// built and started, before the HTTP server listens.
-type extension func(ctx context.Context, a *app) error
+const serveUsage = `Usage: zyeute serve
 
-var extensions []extension
+Runs the HTTP API on PORT and, unless WORKERS=false, the queue workers.
+serve has no flags: it is configured by environment variables, mainly
+  REDIS_URL (or REDIS_HOST, REDIS_PORT…)   Redis; unset: degraded mode
+  PORT (5000), ADMIN_TOKEN, JOBS_API_TOKEN   HTTP API and its tokens
+  WORKERS (true), WORKER_CONCURRENCY (10)    in-process queue workers
+  QUEUE_PREFIX (bull), DATABASE_URL or DATA_DIR, MODERATION_PROVIDER
+  LOG_LEVEL, LOG_FORMAT, ACCESS_LOG (false)  logs; ACCESS_LOG=true logs each request
+Run "zyeute doctor" to check the configuration.
+`
 
 func serve(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "serve", "serve")
+	fs.Usage = func() { _, _ = io.WriteString(e.stderr, serveUsage) }
 	if done, err := parseFlags(fs, args); done {
 		return err
 	}
@@ -71,26 +71,18 @@ func serve(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	logger := newLogger(cfg.Log, e.stderr)
-	if onLogger != nil {
-		onLogger(logger, cfg.Redis.Password.Reveal())
-	}
 	logger.Info("zyeute starting", "version", versionString(), "port", cfg.HTTP.Port, "workers", cfg.Workers.Enabled)
 	for _, n := range cfg.Notices {
 		logger.Warn(n)
 	}
 
-	conn, err := redisconn.New(cfg.Redis, &redisconn.Options{Logger: logger})
+	// The probe lives until Close, not until ctx: /api/health stays
+	// truthful while the server drains.
+	conn, err := connectRedis(ctx, e, "serve", cfg, logger, redisNeeds{monitor: true, logger: logger})
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	// The probe lives until Close, not until ctx: /api/health stays
-	// truthful while the server drains.
-	if err := conn.Start(context.WithoutCancel(ctx)); err != nil {
-		return err
-	}
-
-	go warnNoPersistence(ctx, conn, logger)
 
 	st, err := openStore(ctx, cfg, logger)
 	if err != nil {
@@ -99,22 +91,29 @@ func serve(ctx context.Context, e *env, args []string) error {
 	defer st.Close() // after the services (deferred later) have stopped
 
 	a := &app{cfg: cfg, logger: logger, redis: conn, store: st, registry: withStore(e.registry, st, cfg.Database.ExportDir, cfg.ChainRPC, conn.Client()), routes: storeRoutes(st, logger)}
-	for _, ext := range extensions {
-		if err := ext(ctx, a); err != nil {
-			return fmt.Errorf("serve: %w", err)
-		}
+	// What the service runs, in order: the job layer (routes, metrics,
+	// and the worker pool as a service), moderation, the admin dashboard
+	// (its live streams end when ctx does: shutdown has begun).
+	if err := wireJobs(a); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	if err := wireModeration(a); err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	if err := wireDashboard(ctx, a); err != nil {
+		return fmt.Errorf("serve: %w", err)
 	}
 	checker, err := health.New(&health.Options{Redis: conn, AI: a.ai, Database: st})
 	if err != nil {
 		return err
 	}
-	handler, err := httpapi.NewHandler(httpapi.Deps{Logger: logger, Health: checker, AdminToken: cfg.AdminToken, Routes: a.routes,
+	handler, err := httpapi.NewHandler(httpapi.Deps{Logger: logger, AccessLog: cfg.Log.Access, Health: checker, AdminToken: cfg.AdminToken, Routes: a.routes,
 		ServiceToken: cfg.JobsAPI.Token, ServiceAuth: cfg.JobsAPI.Auth})
 	if err != nil {
 		return err
 	}
 
-	// Services stop with their own deadline, after HTTP has drained. The
+	// Services close with their own deadline, after HTTP has drained. The
 	// error says that some did not stop cleanly (workers that had to
 	// interrupt jobs, which they hand back to their queues).
 	var started []service
@@ -128,8 +127,8 @@ func serve(ctx context.Context, e *env, args []string) error {
 		defer cancel()
 		var errs []error
 		for i := len(started) - 1; i >= 0; i-- {
-			if err := started[i].Stop(sctx); err != nil {
-				logger.Error("stopping a service", "error", err.Error())
+			if err := started[i].Close(sctx); err != nil {
+				logger.Error("closing a service", "error", err.Error())
 				errs = append(errs, err)
 			}
 		}

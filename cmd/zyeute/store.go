@@ -18,6 +18,7 @@ import (
 	"github.com/zyeute/zyeute-redis/internal/jobs/privacy"
 	"github.com/zyeute/zyeute-redis/internal/store"
 	"github.com/zyeute/zyeute-redis/internal/video"
+	"github.com/zyeute/zyeute-redis/secret"
 )
 
 // testDataDir, when set (tests), replaces DATA_DIR's default so test runs
@@ -53,7 +54,7 @@ func openStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*s
 // With a Redis client, privacy-audit also exports and revokes the user's
 // Redis sessions. blockchain-sync reads the chains that have an endpoint in
 // chainRPC (CHAIN_RPC_<CHAIN>) and keeps the local plan for the others.
-func withStore(base *jobs.RegistryConfig, st *store.Store, exportDir string, chainRPC map[string]config.Secret, rdb redis.UniversalClient) *jobs.RegistryConfig {
+func withStore(base *jobs.RegistryConfig, st *store.Store, exportDir string, chainRPC map[string]secret.String, rdb redis.UniversalClient) *jobs.RegistryConfig {
 	var c jobs.RegistryConfig
 	if base != nil {
 		c = *base

@@ -8,12 +8,7 @@ import (
 
 	"github.com/zyeute/zyeute-redis/internal/config"
 	"github.com/zyeute/zyeute-redis/internal/jobs"
-	"github.com/zyeute/zyeute-redis/redisconn"
 )
-
-func init() {
-	register(command{name: "worker", summary: "run the queue workers only (--queues a,b --concurrency N), for scaling out", run: runWorker})
-}
 
 func runWorker(ctx context.Context, e *env, args []string) error {
 	fs := newFlags(e, "worker", "worker [--queues video-enhancement,analytics,...] [--concurrency N]")
@@ -44,21 +39,12 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 		return &exitError{code: exitUsage, err: fmt.Errorf("worker: --queues: %s", strings.TrimPrefix(err.Error(), "jobs: "))}
 	}
 	logger := newLogger(cfg.Log, e.stderr)
-	if onLogger != nil {
-		onLogger(logger, cfg.Redis.Password.Reveal())
-	}
-	conn, err := redisconn.New(cfg.Redis, &redisconn.Options{Logger: logger})
+	conn, err := connectRedis(ctx, e, "worker", cfg, logger, redisNeeds{required: true, monitor: true, logger: logger,
+		why: "workers need Redis; without it serve runs jobs synchronously"})
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	if !conn.Configured() {
-		return &exitError{code: exitNotConfigured, err: fmt.Errorf("worker: Redis is not configured: set REDIS_URL or REDIS_HOST (workers need Redis; without it serve runs jobs synchronously)")}
-	}
-	if err := conn.Start(context.WithoutCancel(ctx)); err != nil {
-		return err
-	}
-	go warnNoPersistence(ctx, conn, logger)
 	// The application database: the analytics, memory and privacy jobs
 	// write there (closed after the pool has stopped).
 	st, err := openStore(ctx, cfg, logger)
@@ -84,7 +70,7 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	logger.Info("shutting down", "timeout", cfg.Shutdown.Timeout.String())
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Shutdown.Timeout)
 	defer cancel()
-	if err := pool.Stop(sctx); err != nil {
+	if err := pool.Close(sctx); err != nil {
 		logger.Warn("workers did not stop cleanly; interrupted jobs were handed back to their queues", "error", err.Error())
 		return fmt.Errorf("worker: %w", err)
 	}

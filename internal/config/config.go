@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/zyeute/zyeute-redis/queue"
+	"github.com/zyeute/zyeute-redis/secret"
 )
 
 // Defaults.
@@ -54,7 +55,7 @@ const (
 type Config struct {
 	Redis      Redis
 	HTTP       HTTP
-	AdminToken Secret // ADMIN_TOKEN; empty: admin routes answer 503
+	AdminToken secret.String // ADMIN_TOKEN; empty: admin routes answer 503
 	// QueuePrefix is the BullMQ key prefix (QUEUE_PREFIX). Defaults to "bull".
 	QueuePrefix string
 	Log         Log
@@ -67,7 +68,7 @@ type Config struct {
 	// JSON-RPC endpoint (CHAIN_RPC_ETHEREUM, …). Such URLs often carry an
 	// API key in the path or query, so they print fully redacted. A chain
 	// without one keeps the local plan of blockchain-sync.
-	ChainRPC map[string]Secret
+	ChainRPC map[string]secret.String
 	// JobsAPI is how the job API (/api/jobs/*) authenticates clients.
 	JobsAPI JobsAPI
 	// Notices are warnings about the configuration that do not stop the
@@ -109,7 +110,7 @@ type JobsAPI struct {
 	// Token (JOBS_API_TOKEN) is the service token clients send as
 	// "Authorization: Bearer <token>"; ADMIN_TOKEN is accepted too.
 	// Defaults to "" (only ADMIN_TOKEN, or loopback clients).
-	Token Secret
+	Token secret.String
 	// Auth (JOBS_API_AUTH) is "loopback", "token" or "none". Defaults to
 	// "loopback": clients other than a direct loopback one need a token.
 	Auth string
@@ -121,6 +122,9 @@ type Log struct {
 	Format string
 	// Level (LOG_LEVEL: debug, info, warn, error). Defaults to info.
 	Level slog.Level
+	// Access (ACCESS_LOG) logs every HTTP request at info level. Defaults
+	// to false (requests are logged at debug level).
+	Access bool
 }
 
 // Moderation is the moderation configuration.
@@ -132,7 +136,7 @@ type Moderation struct {
 	// credentials, so it prints redacted; Reveal it to use it.
 	APIURL SecretURL
 	// APIKey (MODERATION_API_KEY). Required for "openai" unless APIURL is set.
-	APIKey Secret
+	APIKey secret.String
 	// Model (MODERATION_MODEL). Defaults to "omni-moderation-latest".
 	Model string
 	// CacheTTL (MODERATION_CACHE_TTL). Defaults to 24h.
@@ -201,7 +205,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	c := &Config{}
 	c.Redis = l.redis()
 	c.HTTP.Port = l.port("PORT", DefaultHTTPPort, true)
-	c.AdminToken = Secret(l.get("ADMIN_TOKEN"))
+	c.AdminToken = secret.String(l.get("ADMIN_TOKEN"))
 	if c.AdminToken != "" && len(c.AdminToken) < 16 {
 		l.notice("ADMIN_TOKEN is shorter than 16 characters: use a long random token")
 	}
@@ -211,6 +215,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	c.Log.Format = l.enum("LOG_FORMAT", LogText, LogText, LogJSON)
 	c.Log.Level = l.level("LOG_LEVEL")
+	c.Log.Access = l.boolean("ACCESS_LOG", false)
 	c.Moderation = l.moderation()
 	c.Database = l.database()
 	c.Workers.Enabled = l.boolean("WORKERS", true)
@@ -423,7 +428,7 @@ func (l *loader) moderation() Moderation {
 	m := Moderation{
 		Provider: l.enum("MODERATION_PROVIDER", ProviderRules, ProviderRules, ProviderOpenAI),
 		APIURL:   SecretURL(l.get("MODERATION_API_URL")),
-		APIKey:   Secret(l.get("MODERATION_API_KEY")),
+		APIKey:   secret.String(l.get("MODERATION_API_KEY")),
 		Model:    l.str("MODERATION_MODEL", DefaultModerationModel),
 		CacheTTL: l.duration("MODERATION_CACHE_TTL", DefaultModerationTTL),
 	}
@@ -447,8 +452,8 @@ func (l *loader) moderation() Moderation {
 // ChainRPCChains are the EVM chains whose CHAIN_RPC_<CHAIN> is read.
 var ChainRPCChains = []string{"ethereum", "polygon", "base"}
 
-func (l *loader) chainRPC() map[string]Secret {
-	var m map[string]Secret
+func (l *loader) chainRPC() map[string]secret.String {
+	var m map[string]secret.String
 	for _, chain := range ChainRPCChains {
 		name := "CHAIN_RPC_" + strings.ToUpper(chain)
 		raw := l.get(name)
@@ -460,9 +465,9 @@ func (l *loader) chainRPC() map[string]Secret {
 			continue
 		}
 		if m == nil {
-			m = map[string]Secret{}
+			m = map[string]secret.String{}
 		}
-		m[chain] = Secret(raw)
+		m[chain] = secret.String(raw)
 	}
 	return m
 }
@@ -564,9 +569,9 @@ func (l *loader) host(name string) string {
 	return v
 }
 
-func (l *loader) jobsAPI(admin Secret) JobsAPI {
+func (l *loader) jobsAPI(admin secret.String) JobsAPI {
 	j := JobsAPI{
-		Token: Secret(l.get("JOBS_API_TOKEN")),
+		Token: secret.String(l.get("JOBS_API_TOKEN")),
 		Auth:  l.enum("JOBS_API_AUTH", JobsAuthLoopback, JobsAuthLoopback, JobsAuthToken, JobsAuthNone),
 	}
 	if j.Token.IsSet() && len(j.Token) < 16 {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"net"
@@ -8,6 +9,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/zyeute/zyeute-redis/redisconn"
+	"github.com/zyeute/zyeute-redis/secret"
 )
 
 // RedisMode is the Redis topology.
@@ -43,7 +47,7 @@ type Redis struct {
 	// Host is the server's host name (single) used for TLS ServerName.
 	Host     string
 	Username string
-	Password Secret
+	Password secret.String
 	// DB is the database number. Defaults to 0.
 	DB int
 	// TLS is on for rediss:// or REDIS_TLS=true. Defaults to false.
@@ -60,31 +64,34 @@ type Redis struct {
 func (r Redis) Configured() bool { return r.Source != "" }
 
 // Target describes the server(s) for logs, password never included.
-func (r Redis) Target() string {
-	switch {
-	case !r.Configured():
-		return "not configured"
-	case r.Mode == ModeSentinel:
-		return "sentinel master " + r.SentinelMaster + " via " + strings.Join(r.Addrs, ",")
-	case r.Mode == ModeCluster:
-		return "cluster " + strings.Join(r.Addrs, ",")
+func (r Redis) Target() string { return r.Conn().Target() }
+
+// RedisAdvice names the environment variables in redisconn's error
+// messages.
+var RedisAdvice = redisconn.Advice{
+	Password:      "REDIS_PASSWORD or put the password in REDIS_URL",
+	CA:            "REDIS_TLS_CA_FILE",
+	TLSOn:         "rediss:// or REDIS_TLS=true",
+	TLSOff:        "redis:// or REDIS_TLS=false",
+	NotConfigured: "REDIS_URL or REDIS_HOST not set",
+}
+
+// Conn translates r into the connection library's configuration (TLS 1.2
+// at least, verified against RootCAs or the system roots), with advice
+// naming the environment variables. The one place where environment
+// settings become a redisconn.Config: the service and tests use it.
+func (r Redis) Conn() redisconn.Config {
+	c := redisconn.Config{
+		Mode: redisconn.Mode(r.Mode), Addrs: r.Addrs, Username: r.Username, Password: r.Password,
+		DB: r.DB, SentinelMaster: r.SentinelMaster, Advice: RedisAdvice,
 	}
-	addr := ""
-	if len(r.Addrs) > 0 {
-		addr = r.Addrs[0]
+	if !r.Configured() {
+		c.Addrs = nil
 	}
-	if !r.TLS && r.DB == 0 {
-		return addr
-	}
-	scheme := "redis://"
 	if r.TLS {
-		scheme = "rediss://"
+		c.TLS = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: r.RootCAs}
 	}
-	s := scheme + addr
-	if r.DB != 0 {
-		s += "/" + strconv.Itoa(r.DB)
-	}
-	return s
+	return c
 }
 
 func (l *loader) redis() Redis {
@@ -180,7 +187,7 @@ func (l *loader) redisFromURL(raw string) Redis {
 	if u.User != nil {
 		r.Username = u.User.Username()
 		if p, ok := u.User.Password(); ok {
-			r.Password = Secret(p)
+			r.Password = secret.String(p)
 		}
 	}
 	host := u.Hostname()
@@ -242,7 +249,7 @@ func (l *loader) redisFromParts(host string) Redis {
 	r := Redis{Source: SourceHost, Mode: ModeSingle}
 	r.Username = l.get("REDIS_USERNAME")
 	// A password may legitimately start or end with spaces: take it raw.
-	r.Password = Secret(l.getenv("REDIS_PASSWORD"))
+	r.Password = secret.String(l.getenv("REDIS_PASSWORD"))
 	r.TLS = l.boolean("REDIS_TLS", false)
 	r.DB = l.integer("REDIS_DB", 0, 0, 15)
 	port := l.port("REDIS_PORT", DefaultRedisPort, false)

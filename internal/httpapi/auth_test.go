@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/zyeute/zyeute-redis/health"
-	"github.com/zyeute/zyeute-redis/internal/config"
 	"github.com/zyeute/zyeute-redis/internal/httpapi"
+	"github.com/zyeute/zyeute-redis/secret"
 )
 
 // Issue 10 item 3: the job API answered anyone. Service routes need
@@ -21,7 +21,7 @@ func TestServiceRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	build := func(mode string, svcTok, adminTok config.Secret) http.Handler {
+	build := func(mode string, svcTok, adminTok secret.String) http.Handler {
 		t.Helper()
 		hd, err := httpapi.NewHandler(httpapi.Deps{Health: h, ServiceToken: svcTok, AdminToken: adminTok, ServiceAuth: mode,
 			Routes: []httpapi.Route{{Pattern: "GET /api/jobs/{q}/{id}", Handler: httpapi.Handle(nil, ok), Service: true}}})
@@ -34,8 +34,8 @@ func TestServiceRoutes(t *testing.T) {
 	for _, tt := range []struct {
 		name     string
 		mode     string
-		svc      config.Secret
-		admin    config.Secret
+		svc      secret.String
+		admin    secret.String
 		addr     string
 		auth     string
 		header   string

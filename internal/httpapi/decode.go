@@ -124,10 +124,9 @@ func decodeError(err error) error {
 		}
 		return fmt.Errorf("must be a JSON %s, not %s", jsonKind(te.Type), te.Value)
 	}
-	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return fmt.Errorf("unknown field %s", f)
-	}
-	return errors.New(strings.TrimPrefix(err.Error(), "json: "))
+	// Unknown fields and syntax were refused by CheckKeys with their own
+	// messages; what is left has no message fit for a client.
+	return errors.New("the body does not match the expected document")
 }
 
 func jsonKind(t reflect.Type) string {
@@ -225,7 +224,9 @@ func (s *scanner) object(t reflect.Type, path string, depth int) error {
 				if want, ok := folded[low]; ok {
 					return fmt.Errorf("key %s must be spelled %q", quote(kpath), want)
 				}
-				// Unknown: reported by the decoder (DisallowUnknownFields).
+				if !decodesItself(t) {
+					return fmt.Errorf("unknown field %s", quote(key))
+				}
 			}
 			vt = ft
 		}
@@ -237,6 +238,14 @@ func (s *scanner) object(t reflect.Type, path string, depth int) error {
 		return syntaxError(err)
 	}
 	return nil
+}
+
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
+// decodesItself reports a type with its own UnmarshalJSON, which decides
+// for itself which keys it accepts.
+func decodesItself(t reflect.Type) bool {
+	return t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType)
 }
 
 func deref(t reflect.Type) reflect.Type {
@@ -324,5 +333,5 @@ func syntaxError(err error) error {
 	if errors.As(err, &se) {
 		return fmt.Errorf("%s (at byte %d)", se.Error(), se.Offset)
 	}
-	return errors.New(strings.TrimPrefix(err.Error(), "json: "))
+	return errors.New("invalid JSON")
 }

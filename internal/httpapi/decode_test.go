@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zyeute/zyeute-redis/internal/httpapi"
 )
@@ -23,6 +24,19 @@ type doc struct {
 		JobID string `json:"job_id"`
 	} `json:"opts"`
 	Any map[string]any `json:"any"`
+}
+
+// custom accepts any object and counts its keys.
+type custom struct {
+	Known int `json:"known"`
+	n     int
+}
+
+func (c *custom) UnmarshalJSON(b []byte) error {
+	var m map[string]any
+	err := json.Unmarshal(b, &m)
+	c.n = len(m)
+	return err
 }
 
 // Issue 10 item 4: encoding/json accepts trailing data, duplicate keys and
@@ -47,6 +61,7 @@ func TestUnmarshalStrict(t *testing.T) {
 		{`{"data":{"a":{"b":1,"B":2}}}`, `keys "data.a.b" and "data.a.B" differ only by case`},
 		{`{"any":{"k":1,"k":2}}`, `duplicate key "any.k"`},
 		{`{"extra":1}`, `unknown field "extra"`},
+		{`{"opts":{"job_id":"j","retries":1}}`, `unknown field "retries"`},
 		{`{"name":1}`, `field name: must be a JSON string, not number`},
 		{`{"name":`, "unexpected end of JSON input"},
 		{``, "the body is empty"},
@@ -67,6 +82,14 @@ func TestUnmarshalStrict(t *testing.T) {
 	var m map[string]map[string]int
 	if err := httpapi.UnmarshalStrict([]byte(`{"a":{"x":1},"b":{"x":2},"C":{"X":3}}`), &m); err != nil || m["C"]["X"] != 3 {
 		t.Errorf("map: %v %v", m, err)
+	}
+	// A type with its own UnmarshalJSON decides which keys it accepts.
+	var own struct {
+		T time.Time `json:"t"`
+		C custom    `json:"c"`
+	}
+	if err := httpapi.UnmarshalStrict([]byte(`{"t":"2024-01-02T03:04:05Z","c":{"anything":1}}`), &own); err != nil || own.C.n != 1 {
+		t.Errorf("custom unmarshaler: %v %+v", err, own)
 	}
 	// Error messages never carry values.
 	var d doc

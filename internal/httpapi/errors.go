@@ -1,13 +1,14 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/zyeute/zyeute-redis/httpjson"
 )
 
 // Error is an error with an HTTP status and a message safe to show the
@@ -35,11 +36,8 @@ func Errorf(status int, format string, a ...any) *Error {
 	return &Error{Status: status, Message: fmt.Sprintf(format, a...)}
 }
 
-// ErrorBody is the JSON body of every error response.
-type ErrorBody struct {
-	Error  string `json:"error"`
-	Status int    `json:"status"`
-}
+// ErrorBody is the JSON body of every error response (httpjson's).
+type ErrorBody = httpjson.ErrorBody
 
 // HandlerFunc is an http handler that returns an error; wrap it with
 // Handle (or put it in a Route, which does) to get one JSON error format.
@@ -49,7 +47,7 @@ type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 // any other error becomes 500 "internal error" and is logged.
 func Handle(logger *slog.Logger, h HandlerFunc) http.Handler {
 	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+		logger = slog.Default()
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := h(w, r)
@@ -72,18 +70,6 @@ func Handle(logger *slog.Logger, h HandlerFunc) http.Handler {
 		if apiErr.RetryAfter > 0 {
 			w.Header().Set("Retry-After", strconv.Itoa(max(1, int((apiErr.RetryAfter+time.Second-1)/time.Second))))
 		}
-		WriteError(w, status, apiErr.Message)
+		httpjson.Error(w, status, apiErr.Message)
 	})
-}
-
-// WriteError writes {"error": msg, "status": status}.
-func WriteError(w http.ResponseWriter, status int, msg string) {
-	WriteJSON(w, status, ErrorBody{Error: msg, Status: status})
-}
-
-// WriteJSON writes v as JSON with status.
-func WriteJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

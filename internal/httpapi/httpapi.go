@@ -21,7 +21,9 @@ import (
 	"time"
 
 	"github.com/zyeute/zyeute-redis/health"
+	"github.com/zyeute/zyeute-redis/httpjson"
 	"github.com/zyeute/zyeute-redis/internal/config"
+	"github.com/zyeute/zyeute-redis/secret"
 )
 
 // Route is one endpoint to mount.
@@ -42,14 +44,19 @@ type Route struct {
 
 // Deps are what the handler is built from.
 type Deps struct {
-	// Logger for request and error logs. Defaults to discard.
+	// Logger for request and error logs. nil means slog.Default(), as
+	// everywhere in this module.
 	Logger *slog.Logger
+	// AccessLog logs every request at info level ("http request": method,
+	// path without its query, status, duration); false logs them at debug
+	// level. Headers, query strings and bodies (tokens) are never logged.
+	AccessLog bool
 	// Health serves /api/health, /livez and /readyz. Required.
 	Health *health.Checker
 	// AdminToken guards Admin routes; it is accepted on Service routes too.
-	AdminToken config.Secret
+	AdminToken secret.String
 	// ServiceToken (JOBS_API_TOKEN) guards Service routes.
-	ServiceToken config.Secret
+	ServiceToken secret.String
 	// ServiceAuth is how Service routes authenticate (JOBS_API_AUTH):
 	// "loopback" (a token, or a direct loopback client), "token" (a token
 	// always) or "none" (no check). Defaults to "loopback".
@@ -65,7 +72,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 		return nil, errors.New("httpapi: Deps.Health is required")
 	}
 	if d.Logger == nil {
-		d.Logger = slog.New(slog.DiscardHandler)
+		d.Logger = slog.Default()
 	}
 	switch d.ServiceAuth {
 	case "":
@@ -97,7 +104,11 @@ func NewHandler(d Deps) (http.Handler, error) {
 			return nil, err
 		}
 	}
-	return recoverer(d.Logger, logRequests(d.Logger, jsonMuxErrors(mux))), nil
+	level := slog.LevelDebug
+	if d.AccessLog {
+		level = slog.LevelInfo
+	}
+	return recoverer(d.Logger, logRequests(d.Logger, level, jsonMuxErrors(mux))), nil
 }
 
 // jsonMuxErrors answers the mux's own errors (no route: 404; a route for
@@ -126,7 +137,7 @@ func jsonMuxErrors(mux *http.ServeMux) http.Handler {
 			w.Header().Set("Allow", allow)
 			msg = "method " + truncate(r.Method, 20) + " not allowed (allowed: " + allow + ")"
 		}
-		WriteError(w, rec.status, msg)
+		httpjson.Error(w, rec.status, msg)
 	})
 }
 
@@ -169,11 +180,11 @@ func register(mux *http.ServeMux, pattern string, h http.Handler) (err error) {
 
 // requireAdmin checks "Authorization: Bearer <token>" in constant time
 // (both sides hashed first, so the length does not leak either).
-func requireAdmin(token config.Secret, next http.Handler) http.Handler {
+func requireAdmin(token secret.String, next http.Handler) http.Handler {
 	want := sha256.Sum256([]byte(token.Reveal()))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !token.IsSet() {
-			WriteError(w, http.StatusServiceUnavailable, "ADMIN_TOKEN not set")
+			httpjson.Error(w, http.StatusServiceUnavailable, "ADMIN_TOKEN not set")
 			return
 		}
 		auth := r.Header.Get("Authorization")
@@ -181,7 +192,7 @@ func requireAdmin(token config.Secret, next http.Handler) http.Handler {
 		gotSum := sha256.Sum256([]byte(strings.TrimSpace(got)))
 		if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(gotSum[:], want[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="zyeute admin"`)
-			WriteError(w, http.StatusUnauthorized, "missing or invalid admin token")
+			httpjson.Error(w, http.StatusUnauthorized, "missing or invalid admin token")
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -195,12 +206,12 @@ func requireAdmin(token config.Secret, next http.Handler) http.Handler {
 // header (Forwarded, X-Forwarded-For, X-Real-IP: a reverse proxy on the
 // same host would otherwise make every client look local). A wrong token
 // is refused even from loopback. Mode "none" checks nothing.
-func requireService(mode string, service, admin config.Secret, next http.Handler) http.Handler {
+func requireService(mode string, service, admin secret.String, next http.Handler) http.Handler {
 	if mode == config.JobsAuthNone {
 		return next
 	}
 	var wants [][32]byte
-	for _, s := range []config.Secret{service, admin} {
+	for _, s := range []secret.String{service, admin} {
 		if s.IsSet() {
 			wants = append(wants, sha256.Sum256([]byte(s.Reveal())))
 		}
@@ -221,11 +232,11 @@ func requireService(mode string, service, admin config.Secret, next http.Handler
 			w.Header().Set("WWW-Authenticate", `Bearer realm="zyeute jobs"`)
 			switch {
 			case len(wants) == 0 && mode == config.JobsAuthLoopback:
-				WriteError(w, http.StatusForbidden, "the job API answers loopback clients only: JOBS_API_TOKEN not set")
+				httpjson.Error(w, http.StatusForbidden, "the job API answers loopback clients only: JOBS_API_TOKEN not set")
 			case len(wants) == 0:
-				WriteError(w, http.StatusServiceUnavailable, "JOBS_API_TOKEN not set")
+				httpjson.Error(w, http.StatusServiceUnavailable, "JOBS_API_TOKEN not set")
 			default:
-				WriteError(w, http.StatusUnauthorized, "missing or invalid job API token (Authorization: Bearer <JOBS_API_TOKEN>)")
+				httpjson.Error(w, http.StatusUnauthorized, "missing or invalid job API token (Authorization: Bearer <JOBS_API_TOKEN>)")
 			}
 			return
 		}
@@ -271,14 +282,20 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach Flush and deadlines.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// logRequests logs each request at debug level (health probes are
-// frequent) with method, path, status and duration; never headers.
-func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
+// logRequests logs each request at level (debug by default: health probes
+// are frequent; info with Deps.AccessLog) with method, path without its
+// query, status and duration; never headers, query strings or bodies.
+func logRequests(logger *slog.Logger, level slog.Level, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
-		logger.Debug("http request", "method", r.Method, "path", r.URL.Path, "status", rec.status, "duration", time.Since(start).String())
+		status := rec.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		logger.LogAttrs(r.Context(), level, "http request", slog.String("method", truncate(r.Method, 20)),
+			slog.String("path", truncate(r.URL.Path, 200)), slog.Int("status", status), slog.String("duration", time.Since(start).String()))
 	})
 }
 
@@ -292,7 +309,7 @@ func recoverer(logger *slog.Logger, next http.Handler) http.Handler {
 					panic(v)
 				}
 				logger.Error("http handler panic", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-				WriteError(w, http.StatusInternalServerError, "internal error")
+				httpjson.Error(w, http.StatusInternalServerError, "internal error")
 			}
 		}()
 		next.ServeHTTP(w, r)
@@ -311,8 +328,8 @@ type ServerOptions struct {
 	IdleTimeout time.Duration
 	// MaxHeaderBytes. Defaults to 64 KiB.
 	MaxHeaderBytes int
-	// Logger receives the server's own errors (TLS, hijack…). Defaults to
-	// discard.
+	// Logger receives the server's own errors (TLS, hijack…). nil means
+	// slog.Default().
 	Logger *slog.Logger
 }
 
@@ -338,7 +355,7 @@ func NewServer(addr string, h http.Handler, opts *ServerOptions) *http.Server {
 		o.MaxHeaderBytes = 64 << 10
 	}
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
+		o.Logger = slog.Default()
 	}
 	return &http.Server{
 		Addr:              addr,

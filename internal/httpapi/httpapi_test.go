@@ -12,11 +12,12 @@ import (
 	"testing"
 
 	"github.com/zyeute/zyeute-redis/health"
-	"github.com/zyeute/zyeute-redis/internal/config"
+	"github.com/zyeute/zyeute-redis/httpjson"
 	"github.com/zyeute/zyeute-redis/internal/httpapi"
+	"github.com/zyeute/zyeute-redis/secret"
 )
 
-func newServer(t *testing.T, token config.Secret, logs io.Writer, routes ...httpapi.Route) *httptest.Server {
+func newServer(t *testing.T, token secret.String, logs io.Writer, routes ...httpapi.Route) *httptest.Server {
 	t.Helper()
 	h, err := health.New(nil)
 	if err != nil {
@@ -57,7 +58,7 @@ func do(t *testing.T, method, url, auth string, body io.Reader) (int, string, ht
 }
 
 func ok(w http.ResponseWriter, r *http.Request) error {
-	httpapi.WriteJSON(w, http.StatusOK, map[string]string{"ok": "yes"})
+	httpjson.Write(w, http.StatusOK, map[string]string{"ok": "yes"})
 	return nil
 }
 
@@ -114,7 +115,7 @@ func TestRoutesAndErrors(t *testing.T) {
 			if err := httpapi.DecodeJSON(w, r, &in, 64); err != nil {
 				return err
 			}
-			httpapi.WriteJSON(w, http.StatusOK, in)
+			httpjson.Write(w, http.StatusOK, in)
 			return nil
 		})},
 		httpapi.Route{Pattern: "GET /api/fail", Handler: httpapi.Handle(nil, func(http.ResponseWriter, *http.Request) error {
@@ -173,7 +174,7 @@ func TestHealthDocumentShape(t *testing.T) {
 	want := map[string]any{
 		"status": "degraded", "database": "not_configured",
 		"ai":    map[string]any{"provider": "rules", "status": "ok"},
-		"redis": map[string]any{"status": "not_configured", "message": "Redis not configured (REDIS_HOST not set)"},
+		"redis": map[string]any{"status": "not_configured", "message": "Redis not configured"},
 	}
 	gb, _ := json.Marshal(doc)
 	wb, _ := json.Marshal(want)

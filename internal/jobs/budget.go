@@ -100,6 +100,27 @@ func logHandlerTrouble(log *slog.Logger, reg *Registry, queueName, jobID string,
 	}
 }
 
+// logJobRun writes the per-job line, at debug level: one per handler run,
+// queued (mode "queued", id set) or in-process (mode "sync"), with how long
+// it took and its outcome. The error text is the handler's; payloads are
+// never logged.
+func logJobRun(ctx context.Context, log *slog.Logger, mode Mode, queueName, jobID, name string, attempt int, took time.Duration, err error) {
+	if !log.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	attrs := []slog.Attr{slog.String("queue", queueName), slog.String("mode", string(mode)), slog.String("name", name),
+		slog.Int("attempt", attempt), slog.Duration("took", took)}
+	if jobID != "" {
+		attrs = append(attrs, slog.String("id", jobID))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("outcome", "error"), slog.String("error", truncate(err.Error(), 200)))
+	} else {
+		attrs = append(attrs, slog.String("outcome", "ok"))
+	}
+	log.LogAttrs(ctx, slog.LevelDebug, "[Jobs] job ran", attrs...)
+}
+
 // isAbandoned reports a run whose handler was left running.
 func isAbandoned(err error) bool {
 	var te *TimeoutError

@@ -75,8 +75,9 @@ type DispatcherConfig struct {
 	// (Spec.Timeout). Defaults to 30s.
 	SyncTimeout time.Duration
 	// Logger receives the degraded-mode transitions, and handler panics
-	// (with their stack) and abandoned handlers of synchronous runs.
-	// Defaults to discard.
+	// (with their stack) and abandoned handlers of synchronous runs, and
+	// their "[Jobs] job ran" lines at debug level. nil means
+	// slog.Default(), as everywhere in this module.
 	Logger *slog.Logger
 	// Observer is told about every job. Defaults to none.
 	Observer Observer
@@ -92,7 +93,7 @@ const DefaultMaxInline = 16
 
 // ErrInlineBusy: Redis is unavailable and MaxInline jobs already run
 // in-process; the job was not accepted (retry in a moment).
-var ErrInlineBusy = errors.New("jobs: Redis is unavailable and the in-process job runner is busy; retry in a moment")
+var ErrInlineBusy error = inlineBusyError{}
 
 // EnqueueOptions are the per-job options a caller may set. A nil
 // *EnqueueOptions means the queue's defaults.
@@ -189,7 +190,7 @@ func NewDispatcher(reg *Registry, r Redis, cfg *DispatcherConfig) (*Dispatcher, 
 		c.MaxInline = DefaultMaxInline
 	}
 	if c.Logger == nil {
-		c.Logger = slog.New(slog.DiscardHandler)
+		c.Logger = slog.Default()
 	}
 	if c.Observer == nil {
 		c.Observer = nopObserver{}
@@ -300,7 +301,7 @@ func (d *Dispatcher) Enqueue(ctx context.Context, queueName, name string, data j
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if !IsConnError(err) {
+		if !redisconn.IsConnError(err) {
 			return nil, fmt.Errorf("jobs: adding to %s: %w", queueName, err)
 		}
 		d.enterDegraded("add failed: " + redisconn.Explain(err))
@@ -339,7 +340,9 @@ func (d *Dispatcher) runSync(ctx context.Context, spec *Spec, name string, data 
 		made++
 		start := time.Now()
 		res, err := safeRun(ctx, spec, data)
-		d.obs.JobRun(spec.Name, string(ModeSync), time.Since(start), err)
+		took := time.Since(start)
+		d.obs.JobRun(spec.Name, string(ModeSync), took, err)
+		logJobRun(ctx, d.log, ModeSync, spec.Name, "", name, made, took, err)
 		logHandlerTrouble(d.log, d.reg, spec.Name, "", err)
 		if err == nil {
 			b, err := json.Marshal(res)
@@ -355,8 +358,13 @@ func (d *Dispatcher) runSync(ctx context.Context, spec *Spec, name string, data 
 			isAbandoned(err) || ctx.Err() != nil || made == attempts {
 			break
 		}
+		wait, ok := queue.BackoffDelay(ao.Backoff, made)
+		if !ok {
+			lastErr = fmt.Errorf("%w (not retried: unknown backoff type %q)", err, ao.Backoff.Type)
+			break
+		}
 		d.obs.JobFinished(spec.Name, string(ModeSync), "retrying")
-		if !sleepCtx(ctx, backoffDelay(ao.Backoff, made)) {
+		if !sleepCtx(ctx, wait) {
 			lastErr = fmt.Errorf("%w (gave up waiting to retry: %v)", err, context.Cause(ctx))
 			break
 		}
@@ -376,18 +384,6 @@ func safeRun(ctx context.Context, spec *Spec, data json.RawMessage) (res any, er
 	return spec.Run(ctx, data)
 }
 
-// backoffDelay is BullMQ's: fixed = delay, exponential = 2^(n−1)·delay
-// after the n-th failed attempt (no jitter in-process).
-func backoffDelay(b *queue.Backoff, attemptsMade int) time.Duration {
-	if b == nil || b.Delay <= 0 {
-		return 0
-	}
-	if b.Type == "exponential" {
-		return b.Delay * time.Duration(1<<min(attemptsMade-1, 20))
-	}
-	return b.Delay
-}
-
 func sleepCtx(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return ctx.Err() == nil
@@ -403,29 +399,6 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
-}
-
-// IsConnError reports errors meaning Redis could not take the command
-// (connection refused, reset or closed, timeout, loading, read-only
-// replica, cluster down): the command certainly or probably did not run,
-// and the caller may fall back. Command errors (WRONGTYPE, script errors)
-// are not connection errors.
-func IsConnError(err error) bool {
-	if err == nil || errors.Is(err, redis.Nil) || errors.Is(err, context.Canceled) {
-		return false
-	}
-	switch redisconn.Code(err) {
-	case redisconn.CodeConnRefused, redisconn.CodeConnReset, redisconn.CodeTimeout, redisconn.CodeUnreachable,
-		redisconn.CodeNotFound, redisconn.CodeClosed, redisconn.CodeLoading, redisconn.CodeTLS:
-		return true
-	}
-	s := err.Error()
-	for _, p := range []string{"READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN"} {
-		if redis.HasErrorPrefix(err, p) || strings.Contains(s, ": "+p+" ") || strings.HasPrefix(s, p+" ") {
-			return true
-		}
-	}
-	return false
 }
 
 // JobInfo is a stored job as the API shows it. The job's input data is
@@ -499,7 +472,7 @@ func (d *Dispatcher) unavailable() error {
 
 func redisUnavailable(r Redis) error {
 	if r == nil || r.Client() == nil {
-		return fmt.Errorf("%w: not configured (degraded mode: jobs run synchronously and are not stored)", ErrRedisUnavailable)
+		return &UnavailableError{Reason: "not configured (degraded mode: jobs run synchronously and are not stored)"}
 	}
-	return fmt.Errorf("%w: %s (jobs run synchronously until it is back)", ErrRedisUnavailable, r.State())
+	return &UnavailableError{Reason: string(r.State()) + " (jobs run synchronously until it is back)"}
 }

@@ -1,9 +1,11 @@
 package jobs
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -252,23 +254,34 @@ func TestEnqueueRedisKilledAndRestarted(t *testing.T) {
 	}
 }
 
-func TestIsConnError(t *testing.T) {
+// TestJobRanLogLine: every handler run writes one debug "[Jobs] job ran"
+// line with its queue, mode, attempt and outcome, never the payload.
+func TestJobRanLogLine(t *testing.T) {
 	t.Parallel()
-	for _, tt := range []struct {
-		err  error
-		want bool
-	}{
-		{nil, false},
-		{redis.Nil, false},
-		{context.Canceled, false},
-		{context.DeadlineExceeded, true},
-		{redis.ErrClosed, true},
-		{errors.New("queue: addJob: READONLY You can't write against a read only replica."), true},
-		{errors.New("queue: addJob: WRONGTYPE Operation against a key holding the wrong kind of value"), false},
-		{errors.New("ERR Error running script"), false},
+	logs := &bytes.Buffer{}
+	agg := &flakyAggregator{}
+	agg.fails.Store(1)
+	reg, _ := NewRegistry(&RegistryConfig{Handlers: Handlers{Analytics: agg}})
+	d, err := NewDispatcher(reg, nil, &DispatcherConfig{
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Enqueue(context.Background(), Analytics, "nightly", json.RawMessage(analyticsBatch), nil); err != nil {
+		t.Fatal(err)
+	}
+	out := logs.String()
+	for _, want := range []string{
+		`msg="[Jobs] job ran" queue=analytics mode=sync name=nightly attempt=1 took=`,
+		`outcome=error error="warehouse busy`,
+		`msg="[Jobs] job ran" queue=analytics mode=sync name=nightly attempt=2 took=`,
+		`outcome=ok`,
 	} {
-		if got := IsConnError(tt.err); got != tt.want {
-			t.Errorf("IsConnError(%v) = %v", tt.err, got)
+		if !strings.Contains(out, want) {
+			t.Errorf("logs lack %q:\n%s", want, out)
 		}
+	}
+	if strings.Count(out, `msg="[Jobs] job ran"`) != 2 || strings.Contains(out, `"events"`) {
+		t.Errorf("want two job lines and no payload:\n%s", out)
 	}
 }

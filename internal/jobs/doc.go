@@ -13,6 +13,13 @@
 // PrivacyAuditor) whose default local implementation does honest, bounded,
 // deterministic work and says what a production deployment plugs in.
 //
+// The package is internal on purpose: it is the application's job layer,
+// tied to its store and configuration, not a library. The seam for other
+// implementations is jobs.RegistryConfig.Handlers, set where the service
+// is wired (cmd/zyeute: registryConfig, and the env.registry that tests
+// plug in); another module builds its own job layer on the public queue
+// package instead.
+//
 // Delivery is at least once (a job can run twice after a crash or a lost
 // connection during an add), so every handler must be idempotent.
 package jobs

@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/zyeute/zyeute-redis/httpjson"
 	"github.com/zyeute/zyeute-redis/internal/httpapi"
 	"github.com/zyeute/zyeute-redis/queue"
+	"github.com/zyeute/zyeute-redis/redisconn"
 )
 
 // MaxRequestBody bounds a POST /api/jobs/{queue} body.
@@ -46,13 +48,13 @@ func Routes(d *Dispatcher, st *Stats, logger *slog.Logger) []httpapi.Route {
 			info, err := d.Job(r.Context(), r.PathValue("queue"), r.PathValue("id"))
 			if errors.Is(err, ErrRedisUnavailable) {
 				// Expected in degraded mode: answer without an error log line.
-				httpapi.WriteError(w, http.StatusServiceUnavailable, trimPrefix(err.Error()))
+				httpjson.Error(w, http.StatusServiceUnavailable, ClientMessage(err))
 				return nil
 			}
 			if err != nil {
 				return httpError(err)
 			}
-			httpapi.WriteJSON(w, http.StatusOK, info)
+			httpjson.Write(w, http.StatusOK, info)
 			return nil
 		})},
 	}
@@ -61,13 +63,13 @@ func Routes(d *Dispatcher, st *Stats, logger *slog.Logger) []httpapi.Route {
 			Handler: httpapi.Handle(logger, func(w http.ResponseWriter, r *http.Request) error {
 				snap, err := st.Snapshot(r.Context())
 				if errors.Is(err, ErrRedisUnavailable) {
-					httpapi.WriteError(w, http.StatusServiceUnavailable, "queue stats: "+trimPrefix(err.Error()))
+					httpjson.Error(w, http.StatusServiceUnavailable, "queue stats: "+ClientMessage(err))
 					return nil
 				}
 				if err != nil {
 					return httpError(err)
 				}
-				httpapi.WriteJSON(w, http.StatusOK, snap)
+				httpjson.Write(w, http.StatusOK, snap)
 				return nil
 			})})
 	}
@@ -103,7 +105,7 @@ func enqueueHandler(d *Dispatcher, w http.ResponseWriter, r *http.Request) error
 	if res.Mode == ModeQueued && !res.Duplicate {
 		status = http.StatusAccepted
 	}
-	httpapi.WriteJSON(w, status, res)
+	httpjson.Write(w, status, res)
 	return nil
 }
 
@@ -119,13 +121,13 @@ func httpError(err error) error {
 	case errors.As(err, &oe):
 		return &httpapi.Error{Status: http.StatusBadRequest, Message: oe.Error(), Err: err}
 	case errors.Is(err, ErrUnknownQueue):
-		return &httpapi.Error{Status: http.StatusNotFound, Message: trimPrefix(err.Error()), Err: err}
+		return &httpapi.Error{Status: http.StatusNotFound, Message: ClientMessage(err), Err: err}
 	case errors.Is(err, queue.ErrJobNotFound):
 		return &httpapi.Error{Status: http.StatusNotFound, Message: "job not found", Err: err}
 	case errors.Is(err, ErrRedisUnavailable):
-		return &httpapi.Error{Status: http.StatusServiceUnavailable, Message: trimPrefix(err.Error()), Err: err}
+		return &httpapi.Error{Status: http.StatusServiceUnavailable, Message: ClientMessage(err), Err: err}
 	case errors.Is(err, ErrInlineBusy):
-		return &httpapi.Error{Status: http.StatusServiceUnavailable, Message: trimPrefix(err.Error()), Err: err, RetryAfter: time.Second}
+		return &httpapi.Error{Status: http.StatusServiceUnavailable, Message: ClientMessage(err), Err: err, RetryAfter: time.Second}
 	case errors.As(err, &jf):
 		if errors.Is(err, ErrInvalidPayload) {
 			return &httpapi.Error{Status: http.StatusBadRequest, Message: truncate(jf.Error(), 500), Err: err}
@@ -135,15 +137,8 @@ func httpError(err error) error {
 		}
 		return &httpapi.Error{Status: http.StatusInternalServerError, Message: truncate(jf.Error(), 500), Err: err}
 	}
-	if IsConnError(err) {
+	if redisconn.IsConnError(err) {
 		return &httpapi.Error{Status: http.StatusServiceUnavailable, Message: "Redis did not answer; try again", Err: err}
 	}
 	return err
-}
-
-func trimPrefix(s string) string {
-	if len(s) > 6 && s[:6] == "jobs: " {
-		return s[6:]
-	}
-	return s
 }

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/zyeute/zyeute-redis/health"
-	"github.com/zyeute/zyeute-redis/internal/config"
 	"github.com/zyeute/zyeute-redis/internal/httpapi"
+	"github.com/zyeute/zyeute-redis/secret"
 )
 
 const testAdminToken = "admin-token-0123456789abcdef"
@@ -34,7 +34,7 @@ func apiServer(t *testing.T, b *bundle, obs Observer) (*httptest.Server, *Dispat
 	if err != nil {
 		t.Fatal(err)
 	}
-	handler, err := httpapi.NewHandler(httpapi.Deps{Health: h, AdminToken: config.Secret(testAdminToken), Routes: Routes(d, st, nil)})
+	handler, err := httpapi.NewHandler(httpapi.Deps{Health: h, AdminToken: secret.String(testAdminToken), Routes: Routes(d, st, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,7 +33,7 @@ func newConn(t *testing.T, vars map[string]string) *redisconn.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := redisconn.New(cfg.Redis, &redisconn.Options{ProbeInterval: 100 * time.Millisecond, BackoffMax: 300 * time.Millisecond})
+	conn, err := redisconn.New(cfg.Redis.Conn(), &redisconn.Options{ProbeInterval: 100 * time.Millisecond, BackoffMax: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func startPool(t *testing.T, ctx context.Context, c redis.UniversalClient, reg *
 	return func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		if err := pool.Stop(sctx); err != nil {
+		if err := pool.Close(sctx); err != nil {
 			t.Errorf("stop: %v", err)
 		}
 	}

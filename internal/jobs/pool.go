@@ -31,7 +31,9 @@ type PoolConfig struct {
 	// Prefix is the BullMQ key prefix. Defaults to "bull".
 	Prefix string
 	// Logger receives the workers' lines, and handler panics (with their
-	// stack) and abandoned handlers. Defaults to discard.
+	// stack) and abandoned handlers, and the per-job "[Jobs] job ran" line
+	// at debug level. nil means slog.Default(), as everywhere in this
+	// module.
 	Logger *slog.Logger
 	// Observer is told about every job. Defaults to none.
 	Observer Observer
@@ -81,8 +83,11 @@ func (r *Registry) ParseQueues(list string) ([]string, error) {
 	return out, nil
 }
 
-// Pool runs one queue.Worker per queue. Start and Stop are safe to call
-// twice.
+// Pool runs one queue.Worker per queue, with the module's lifecycle
+// vocabulary (the one of queue.Worker): Start(ctx) starts and returns, ctx
+// bounding the start-up only; the pool runs until Close(ctx), ctx bounding
+// how long running jobs may take to finish. Start and Close are safe to
+// call twice; Start after Close returns queue.ErrClosed.
 type Pool struct {
 	workers []*queue.Worker
 	names   []string
@@ -122,7 +127,7 @@ func NewPool(c redis.UniversalClient, reg *Registry, cfg *PoolConfig) (*Pool, er
 		pc.Prefix = queue.DefaultPrefix
 	}
 	if pc.Logger == nil {
-		pc.Logger = slog.New(slog.DiscardHandler)
+		pc.Logger = slog.Default()
 	}
 	obs := pc.Observer
 	if obs == nil {
@@ -164,8 +169,10 @@ func NewPool(c redis.UniversalClient, reg *Registry, cfg *PoolConfig) (*Pool, er
 		timed := func(ctx context.Context, j *queue.Job) (any, error) {
 			start := time.Now()
 			res, err := h(ctx, j)
-			obs.JobRun(qn, string(ModeQueued), time.Since(start), err)
-			logHandlerTrouble(pc.Logger, reg, qn, j.ID, err)
+			took := time.Since(start)
+			obs.JobRun(qn, string(ModeQueued), took, err)
+			logJobRun(ctx, log, ModeQueued, qn, j.ID, j.Name, j.AttemptsMade+1, took, err)
+			logHandlerTrouble(log, reg, qn, j.ID, err)
 			return res, err
 		}
 		w, err := queue.NewWorker(c, name, timed, &wo)
@@ -181,8 +188,9 @@ func NewPool(c redis.UniversalClient, reg *Registry, cfg *PoolConfig) (*Pool, er
 // Queues lists the queues the pool works on.
 func (p *Pool) Queues() []string { return append([]string(nil), p.names...) }
 
-// Start starts every worker; it needs no Redis round trip (while Redis is
-// down the workers retry with backoff and recover on their own).
+// Start starts every worker and returns; it needs no Redis round trip
+// (while Redis is down the workers retry with backoff and recover on their
+// own). ctx is not kept: the workers run until Close.
 func (p *Pool) Start(ctx context.Context) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -202,10 +210,10 @@ func (p *Pool) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop closes every worker in parallel: running jobs get until ctx is done
+// Close closes every worker in parallel: running jobs get until ctx is done
 // to finish, then are handed back to their queue. Returns the joined
 // errors (ctx's error when jobs had to be interrupted).
-func (p *Pool) Stop(ctx context.Context) error {
+func (p *Pool) Close(ctx context.Context) error {
 	p.mu.Lock()
 	if p.stopped {
 		p.mu.Unlock()

@@ -194,8 +194,9 @@ func jsonKind(k string) string {
 }
 
 // Handlers are the implementations behind the queues. A nil field uses the
-// default (FFmpegVideoEnhancer, LocalAnalyticsAggregator, …); a deployment
-// plugs its own services in here.
+// default (FFmpegVideoEnhancer, LocalAnalyticsAggregator, …); a fork of
+// this service plugs its own services in here, in cmd/zyeute (the package
+// is internal: other modules cannot import it).
 type Handlers struct {
 	Video     VideoEnhancer
 	Analytics AnalyticsAggregator
@@ -293,14 +294,14 @@ func (r *Registry) Abandoned() int64 { return r.abandoned.Load() }
 // Names lists the registered queues.
 func (r *Registry) Names() []string { return append([]string(nil), r.names...) }
 
-// Spec returns the queue's Spec, or an error wrapping ErrUnknownQueue that
-// lists the known queues.
+// Spec returns the queue's Spec, or an *UnknownQueueError (errors.Is
+// ErrUnknownQueue) that lists the known queues.
 func (r *Registry) Spec(name string) (*Spec, error) {
 	s, ok := r.specs[name]
 	if !ok {
 		known := r.Names()
 		sort.Strings(known)
-		return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownQueue, truncate(name, 64), strings.Join(known, ", "))
+		return nil, &UnknownQueueError{Name: truncate(name, 64), Known: known}
 	}
 	return s, nil
 }

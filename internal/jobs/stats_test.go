@@ -127,10 +127,10 @@ func TestStatsContentAndCache(t *testing.T) {
 	})
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := pool.Stop(sctx); err != nil {
+	if err := pool.Close(sctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := pool.Stop(sctx); err != nil {
+	if err := pool.Close(sctx); err != nil {
 		t.Errorf("second Stop: %v", err)
 	}
 	if err := pool.Start(ctx); !errors.Is(err, queue.ErrClosed) {

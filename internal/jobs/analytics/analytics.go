@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/zyeute/zyeute-redis/httpjson"
 	"github.com/zyeute/zyeute-redis/internal/httpapi"
 	"github.com/zyeute/zyeute-redis/internal/jobs"
 	"github.com/zyeute/zyeute-redis/internal/store"
@@ -112,7 +113,7 @@ func Routes(st *store.Store, logger *slog.Logger, now func() time.Time) []httpap
 			if err != nil {
 				return &httpapi.Error{Status: http.StatusServiceUnavailable, Message: "analytics: the database did not answer; try again", Err: err}
 			}
-			httpapi.WriteJSON(w, http.StatusOK, stats)
+			httpjson.Write(w, http.StatusOK, stats)
 			return nil
 		})}}
 }

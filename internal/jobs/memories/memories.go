@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/zyeute/zyeute-redis/httpjson"
 	"github.com/zyeute/zyeute-redis/internal/httpapi"
 	"github.com/zyeute/zyeute-redis/internal/jobs"
 	"github.com/zyeute/zyeute-redis/internal/store"
@@ -81,7 +82,7 @@ func Routes(st *store.Store, logger *slog.Logger) []httpapi.Route {
 			if err != nil {
 				return &httpapi.Error{Status: http.StatusServiceUnavailable, Message: "memories: the database did not answer; try again", Err: err}
 			}
-			httpapi.WriteJSON(w, http.StatusOK, um)
+			httpjson.Write(w, http.StatusOK, um)
 			return nil
 		})}}
 }
