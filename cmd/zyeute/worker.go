@@ -36,7 +36,11 @@ func runWorker(ctx context.Context, e *env, args []string) error {
 	}
 	qs, err := reg.ParseQueues(*queues)
 	if err != nil {
-		return &exitError{code: exitUsage, err: fmt.Errorf("worker: --queues: %s", strings.TrimPrefix(err.Error(), "jobs: "))}
+		msg := jobs.ClientMessage(err)
+		if msg == "" {
+			msg = err.Error()
+		}
+		return &exitError{code: exitUsage, err: fmt.Errorf("worker: --queues: %s", msg)}
 	}
 	logger := newLogger(cfg.Log, e.stderr)
 	conn, err := connectRedis(ctx, e, "worker", cfg, logger, redisNeeds{required: true, monitor: true, logger: logger,
