@@ -279,7 +279,7 @@ func TestWorkerShutdownHandsBackStuckJobs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for video.started.Load() < 2 {
 		if time.Now().After(deadline) {
 			t.Fatalf("jobs not started\n%s", stderr)
