@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -68,10 +67,6 @@ type Options struct {
 	// shows (GET APIPath+"/moderation"), behind the dashboard's sign-in.
 	// Defaults to nil (the panel says it is not available).
 	Moderation http.Handler
-	// Stalled, when set, counts per queue the jobs in active whose lock is
-	// gone (a worker died holding them), for the overview. Defaults to nil
-	// (the column shows "—").
-	Stalled func(ctx context.Context, queues []string) (map[string]int64, error)
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Defaults to time.Now.
