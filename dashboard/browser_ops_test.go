@@ -2,6 +2,7 @@ package dashboard_test
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,7 +13,9 @@ import (
 )
 
 // TestBrowserQueueOps drives the queue and job views in a real browser:
-// "Clean completed" asks first, then the completed count drops to 0.
+// "Clean completed" asks first, then the completed count drops to 0; a
+// flow parent made by Go's FlowProducer lists its pending children as
+// links, and a child's page links back to the parent.
 func TestBrowserQueueOps(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
@@ -25,6 +28,7 @@ func TestBrowserQueueOps(t *testing.T) {
 		}
 	}
 	eventually(t, "3 completed", 30*time.Second, func() bool { c, _ := q.Counts(ctx); return c.Completed == 3 })
+	parentID, kids := b.goFlow("orders", "parts", 2)
 
 	br := bt.Start(t, &bt.Options{Timeout: 120 * time.Second})
 	tab := br.Ctx
@@ -51,5 +55,18 @@ func TestBrowserQueueOps(t *testing.T) {
 	if c, _ := q.Counts(ctx); c.Completed != 0 {
 		t.Errorf("after clean from the page: %+v", c)
 	}
+
+	// A flow parent: its pending children, as links to their pages.
+	if err := chromedp.Do(tab, chromedp.Navigate(b.ts.URL+"/admin#/q/orders/job/"+parentID)); err != nil {
+		t.Fatal(err)
+	}
+	bt.WaitJS(t, tab, "pending children listed", `document.getElementById('job-state').dataset.state === 'waiting-children' && document.querySelectorAll('#job-pending li a').length === 2 && !document.getElementById('job-pending-box').hidden`, 20*time.Second)
+	if !bt.Eval[bool](t, tab, `document.getElementById('job-children-box').hidden && document.getElementById('job-pending-more').hidden`) {
+		t.Error("processed children or a More button shown for a parent with 2 pending children")
+	}
+	bt.Screenshot(t, tab, filepath.Join(shotDir(t), "dashboard-flow-parent.png"))
+	click(t, tab, `#job-pending li[data-child="`+b.prefix+`:parts:`+kids[0]+`"] a`)
+	bt.WaitJS(t, tab, "child page", `location.hash === '#/q/parts/job/`+kids[0]+`' && document.getElementById('job-state').dataset.state === 'waiting'`, 20*time.Second)
+	bt.WaitJS(t, tab, "parent link", `!!document.querySelector('#job-parent a[href="#/q/orders/job/`+parentID+`"]')`, 10*time.Second)
 	noPageErrors(t, br)
 }

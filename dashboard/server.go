@@ -167,6 +167,7 @@ func (s *Server) Routes() []Route {
 	add("POST "+APIPath+"/queues/{queue}/{action}", s.handle(s.queueAction, true))
 	add("GET "+APIPath+"/queues/{queue}/jobs", s.handle(s.listJobs, false))
 	add("GET "+APIPath+"/queues/{queue}/jobs/{id}", s.handle(s.getJob, false))
+	add("GET "+APIPath+"/queues/{queue}/jobs/{id}/children", s.handle(s.listPending, false))
 	add("POST "+APIPath+"/queues/{queue}/jobs/{id}/{action}", s.handle(s.jobAction, true))
 	add("DELETE "+APIPath+"/queues/{queue}/jobs/{id}", s.handle(s.removeJob, true))
 	add("GET "+APIPath+"/queues/{queue}/metrics", s.handle(s.queueMetrics, false))

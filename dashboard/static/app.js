@@ -519,7 +519,8 @@
     text($('job-return'), pretty(j.returnvalue));
     text($('job-log-count'), j.log_count ? '(' + j.log_count + ')' : '');
     $('job-logs').replaceChildren.apply($('job-logs'), (j.logs || []).map(function (l) { return el('li', l); }));
-    var hasFlow = !!j.parent || (j.children && j.children.length);
+    var pending = j.pending_children || [];
+    var hasFlow = !!j.parent || (j.children && j.children.length) || pending.length;
     show($('job-flow'), hasFlow);
     $('job-parent').replaceChildren();
     if (j.parent) {
@@ -527,11 +528,36 @@
       $('job-parent').appendChild(j.parent.queue ? link(jobHref(j.parent.queue, j.parent.id), j.parent.queue + ' / ' + j.parent.id) : el('code', j.parent.key));
     }
     $('job-children').replaceChildren.apply($('job-children'), (j.children || []).map(function (c) {
-      var li = el('li');
-      li.appendChild(c.queue ? link(jobHref(c.queue, c.id), c.queue + ' / ' + c.id) : el('code', c.key));
+      var li = childItem(c);
       li.appendChild(el('code', ' → ' + JSON.stringify(c.value)));
       return li;
     }));
+    show($('job-children-box'), !!(j.children && j.children.length));
+    $('job-pending').replaceChildren();
+    addPending(pending, j.pending_cursor);
+  }
+  // The children not finished yet, a page at a time ("More" asks for the next).
+  var pendingCursor = '';
+  function childItem(c) {
+    var li = el('li');
+    li.setAttribute('data-child', c.key);
+    li.appendChild(c.queue ? link(jobHref(c.queue, c.id), c.queue + ' / ' + c.id) : el('code', c.key));
+    return li;
+  }
+  function addPending(list, cursor) {
+    list.forEach(function (c) { $('job-pending').appendChild(childItem(c)); });
+    pendingCursor = cursor || '';
+    show($('job-pending-box'), $('job-pending').children.length > 0);
+    show($('job-pending-more'), !!pendingCursor);
+  }
+  function morePending() {
+    var j = currentJob;
+    if (!j || !pendingCursor) { return; }
+    call('GET', qpath(j.queue) + '/jobs/' + encodeURIComponent(j.id) + '/children?cursor=' + encodeURIComponent(pendingCursor), false).then(function (r) {
+      if (currentJob !== j) { return; }
+      if (r.status !== 200) { notice(bodyError(r), true); return; }
+      addPending(r.body.pending_children || [], r.body.pending_cursor);
+    }).catch(function (e) { notice(errText(e), true); });
   }
   function jobAction(action) {
     var j = currentJob;
@@ -668,6 +694,7 @@
     });
     $('job-retry').addEventListener('click', function () { jobAction('retry'); });
     $('job-promote').addEventListener('click', function () { jobAction('promote'); });
+    $('job-pending-more').addEventListener('click', morePending);
     $('job-remove').addEventListener('click', function () {
       confirmThen('Supprimer le job ' + (currentJob ? currentJob.id : '') + ' ? / Remove this job?', function () { jobAction('remove'); });
     });
