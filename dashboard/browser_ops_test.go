@@ -3,6 +3,7 @@ package dashboard_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,7 +16,8 @@ import (
 // TestBrowserQueueOps drives the queue and job views in a real browser:
 // "Clean completed" asks first, then the completed count drops to 0; a
 // flow parent made by Go's FlowProducer lists its pending children as
-// links, and a child's page links back to the parent.
+// links, and a child's page links back to the parent; the job schedulers
+// made by Go show in their queue's view.
 func TestBrowserQueueOps(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
@@ -29,6 +31,7 @@ func TestBrowserQueueOps(t *testing.T) {
 	}
 	eventually(t, "3 completed", 30*time.Second, func() bool { c, _ := q.Counts(ctx); return c.Completed == 3 })
 	parentID, kids := b.goFlow("orders", "parts", 2)
+	b.goSchedulers("reports")
 
 	br := bt.Start(t, &bt.Options{Timeout: 120 * time.Second})
 	tab := br.Ctx
@@ -55,6 +58,28 @@ func TestBrowserQueueOps(t *testing.T) {
 	if c, _ := q.Counts(ctx); c.Completed != 0 {
 		t.Errorf("after clean from the page: %+v", c)
 	}
+
+	// Job schedulers, read-only, in the queue view; none on a queue without.
+	if err := chromedp.Do(tab, chromedp.Navigate(b.ts.URL+"/admin#/q/reports/delayed")); err != nil {
+		t.Fatal(err)
+	}
+	bt.WaitJS(t, tab, "schedulers listed", `!document.getElementById('schedulers').hidden && document.querySelectorAll('#sched-body tr').length === 2`, 20*time.Second)
+	for sel, want := range map[string]string{
+		`tr[data-scheduler="hourly"] [data-col="repeat"]`:      "every 1 h",
+		`tr[data-scheduler="hourly"] [data-col="name"]`:        "digest",
+		`tr[data-scheduler="nightly"] [data-col="repeat"]`:     "cron « 0 0 3 * * * » (America/Montreal)",
+		`tr[data-scheduler="nightly"] [data-col="iterations"]`: " / 5",
+		`tr[data-scheduler="nightly"] [data-col="next"]`:       "dans / in",
+	} {
+		if got := bt.Eval[string](t, tab, `document.querySelector('#sched-body `+sel+`').textContent`); !strings.Contains(got, want) {
+			t.Errorf("%s = %q, want it to contain %q", sel, got, want)
+		}
+	}
+	bt.Screenshot(t, tab, filepath.Join(shotDir(t), "dashboard-queue-schedulers.png"))
+	if err := chromedp.Do(tab, chromedp.Navigate(b.ts.URL+"/admin#/q/thumbs/waiting")); err != nil {
+		t.Fatal(err)
+	}
+	bt.WaitJS(t, tab, "no schedulers on thumbs", `document.getElementById('schedulers').dataset.queue === 'thumbs' && document.getElementById('schedulers').hidden`, 20*time.Second)
 
 	// A flow parent: its pending children, as links to their pages.
 	if err := chromedp.Do(tab, chromedp.Navigate(b.ts.URL+"/admin#/q/orders/job/"+parentID)); err != nil {

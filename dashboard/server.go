@@ -171,6 +171,7 @@ func (s *Server) Routes() []Route {
 	add("POST "+APIPath+"/queues/{queue}/jobs/{id}/{action}", s.handle(s.jobAction, true))
 	add("DELETE "+APIPath+"/queues/{queue}/jobs/{id}", s.handle(s.removeJob, true))
 	add("GET "+APIPath+"/queues/{queue}/metrics", s.handle(s.queueMetrics, false))
+	add("GET "+APIPath+"/queues/{queue}/schedulers", s.handle(s.listSchedulers, false))
 	add("GET "+APIPath+"/queues/{queue}/events", s.handle(s.events, false))
 	// Panels.
 	add("GET "+APIPath+"/redis", s.handle(s.redisPanel, false))

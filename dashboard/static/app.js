@@ -411,7 +411,7 @@
   function loadQueue(first) {
     var q = route.queue;
     renderQueueHeader();
-    if (first) { focusTitle('q-title'); loadChart(q); }
+    if (first) { focusTitle('q-title'); loadChart(q); show($('schedulers'), false); loadSchedulers(q, false); }
     var path = qpath(q) + '/jobs?' + (searchId ? 'id=' + encodeURIComponent(searchId)
       : 'state=' + encodeURIComponent(route.state) + '&page=' + route.page + '&size=25');
     call('GET', path, !first).then(function (r) {
@@ -457,6 +457,36 @@
         ? 'Total : ' + num(c.count) + ' terminés / completed, ' + num(f.count) + ' échoués / failed (vert / green: terminés, rouge / red: échoués)'
         : 'Aucune métrique enregistrée : les workers doivent avoir l\u2019option metrics. / No metrics recorded: workers need the metrics option.');
     });
+  }
+  // Job schedulers: read-only, soonest next run first (at most 100).
+  function loadSchedulers(q, background) {
+    call('GET', qpath(q) + '/schedulers', background).then(function (r) {
+      if (route.view !== 'queue' || route.queue !== q || r.status === 401) { return; }
+      if (r.status !== 200 || !r.body) { show($('schedulers'), true); message($('sched-msg'), bodyError(r)); return; }
+      renderSchedulers(r.body);
+    }).catch(function (e) { message($('sched-msg'), errText(e)); });
+  }
+  function renderSchedulers(b) {
+    var now = Date.now();
+    var rows = (b.schedulers || []).map(function (s) {
+      var tr = document.createElement('tr');
+      tr.setAttribute('data-scheduler', String(s.id));
+      var id = el('th', s.id);
+      id.setAttribute('scope', 'row');
+      var repeat = s.pattern ? 'cron « ' + s.pattern + ' »' + (s.tz ? ' (' + s.tz + ')' : '')
+        : (s.every_ms ? 'chaque / every ' + ms(s.every_ms) : '—');
+      var next = s.next ? when(s.next) + (s.next > now ? ' (dans / in ' + age((s.next - now) / 1000) + ')' : ' (dû / due)') : '—';
+      var cells = [['id', id], ['name', el('td', s.name || '—')], ['repeat', el('td', repeat)], ['next', el('td', next)],
+        ['iterations', el('td', num(s.iteration_count) + (s.limit ? ' / ' + num(s.limit) : ''), 'num')],
+        ['end', el('td', s.end_date ? when(s.end_date) : '—')]];
+      cells.forEach(function (p) { p[1].setAttribute('data-col', p[0]); tr.appendChild(p[1]); });
+      return tr;
+    });
+    $('sched-body').replaceChildren.apply($('sched-body'), rows);
+    text($('sched-total'), b.total > rows.length ? '(' + num(rows.length) + ' / ' + num(b.total) + ')' : '(' + num(b.total) + ')');
+    message($('sched-msg'), b.error || '');
+    $('schedulers').setAttribute('data-queue', String(b.queue));
+    show($('schedulers'), rows.length > 0 || !!b.error);
   }
   function queueAction(action) {
     var q = route.queue;
@@ -655,6 +685,7 @@
       }
       if (route.view === 'redis') { loadRedis(); }
       if (route.view === 'queue' && !live) { loadQueue(false); }
+      if (route.view === 'queue') { loadSchedulers(route.queue, true); }
     }
     Promise.all(tasks).then(function () {
       var banner = $('banner-error');
