@@ -171,10 +171,13 @@ type jobPage struct {
 	// PendingChildren are the first page of the children not finished
 	// yet; PendingCursor continues the list (GET …/jobs/{id}/children?cursor=),
 	// "" when there is no more.
-	PendingChildren []jobLink       `json:"pending_children"`
-	PendingCursor   string          `json:"pending_cursor,omitempty"`
-	Malformed       string          `json:"malformed,omitempty"`
-	Truncated       map[string]bool `json:"truncated,omitempty"`
+	PendingChildren []jobLink `json:"pending_children"`
+	PendingCursor   string    `json:"pending_cursor,omitempty"`
+	// PendingCut: Redis returned more than a page at once (a set kept
+	// compact by a raised set-max-listpack-entries) and the rest is not shown.
+	PendingCut bool            `json:"pending_truncated,omitempty"`
+	Malformed  string          `json:"malformed,omitempty"`
+	Truncated  map[string]bool `json:"truncated,omitempty"`
 }
 
 // jobLink names a job in a queue of the same prefix ("" Queue: another
@@ -263,7 +266,7 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request, _ *caller) error
 			break
 		}
 	}
-	if p.PendingChildren, p.PendingCursor, err = s.pendingChildren(ctx, j, 0); err != nil {
+	if p.PendingChildren, p.PendingCursor, p.PendingCut, err = s.pendingChildren(ctx, j, 0); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, p)
@@ -280,11 +283,12 @@ const (
 
 // pendingChildren reads one page of a flow parent's children that have not
 // finished (its dependencies), from cursor, with the cursor of the next
-// page ("" when the list is complete).
-func (s *Server) pendingChildren(ctx context.Context, j *queue.Job, cursor uint64) ([]jobLink, string, error) {
+// page ("" when the list is complete), and whether the page was cut at
+// maxPendingPage.
+func (s *Server) pendingChildren(ctx context.Context, j *queue.Job, cursor uint64) ([]jobLink, string, bool, error) {
 	d, err := j.GetDependencies(ctx, &queue.DependenciesOptions{Unprocessed: &queue.DependencyPage{Cursor: cursor, Count: pendingPage}})
 	if err != nil {
-		return nil, "", redisError("reading pending children", err)
+		return nil, "", false, redisError("reading pending children", err)
 	}
 	out := make([]jobLink, 0, min(len(d.Unprocessed), maxPendingPage))
 	for _, key := range d.Unprocessed[:min(len(d.Unprocessed), maxPendingPage)] {
@@ -296,7 +300,7 @@ func (s *Server) pendingChildren(ctx context.Context, j *queue.Job, cursor uint6
 	if d.NextUnprocessedCursor != 0 {
 		next = strconv.FormatUint(d.NextUnprocessedCursor, 10)
 	}
-	return out, next, nil
+	return out, next, len(d.Unprocessed) > maxPendingPage, nil
 }
 
 // listPending answers a further page of a job's pending children:
@@ -313,11 +317,12 @@ func (s *Server) listPending(w http.ResponseWriter, r *http.Request, _ *caller) 
 	if err != nil {
 		return err
 	}
-	links, next, err := s.pendingChildren(ctx, j, cursor)
+	links, next, cut, err := s.pendingChildren(ctx, j, cursor)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"queue": q.Name(), "id": j.ID, "pending_children": links, "pending_cursor": next})
+	writeJSON(w, http.StatusOK, map[string]any{"queue": q.Name(), "id": j.ID, "pending_children": links, "pending_cursor": next,
+		"pending_truncated": cut})
 	return nil
 }
 

@@ -564,7 +564,7 @@
     }));
     show($('job-children-box'), !!(j.children && j.children.length));
     $('job-pending').replaceChildren();
-    addPending(pending, j.pending_cursor);
+    addPending(pending, j.pending_cursor, j.pending_truncated);
   }
   // The children not finished yet, a page at a time ("More" asks for the next).
   var pendingCursor = '';
@@ -574,8 +574,9 @@
     li.appendChild(c.queue ? link(jobHref(c.queue, c.id), c.queue + ' / ' + c.id) : el('code', c.key));
     return li;
   }
-  function addPending(list, cursor) {
+  function addPending(list, cursor, truncated) {
     list.forEach(function (c) { $('job-pending').appendChild(childItem(c)); });
+    if (truncated) { $('job-pending').appendChild(el('li', '… (liste coupée / list cut at ' + list.length + ')', 'detail')); }
     pendingCursor = cursor || '';
     show($('job-pending-box'), $('job-pending').children.length > 0);
     show($('job-pending-more'), !!pendingCursor);
@@ -586,7 +587,7 @@
     call('GET', qpath(j.queue) + '/jobs/' + encodeURIComponent(j.id) + '/children?cursor=' + encodeURIComponent(pendingCursor), false).then(function (r) {
       if (currentJob !== j) { return; }
       if (r.status !== 200) { notice(bodyError(r), true); return; }
-      addPending(r.body.pending_children || [], r.body.pending_cursor);
+      addPending(r.body.pending_children || [], r.body.pending_cursor, r.body.pending_truncated);
     }).catch(function (e) { notice(errText(e), true); });
   }
   function jobAction(action) {
