@@ -245,3 +245,49 @@ func TestNoRedis(t *testing.T) {
 		t.Errorf("%d %v", resp.StatusCode, body)
 	}
 }
+
+// TestCleanCompleted: the bulk action removes every completed job (and
+// only those) through queue.Queue.Clean and says how many went.
+func TestCleanCompleted(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	ctx := context.Background()
+	q := b.queue("thumbs")
+	w := b.worker("thumbs", func(ctx context.Context, j *queue.Job) (any, error) {
+		if j.Name == "bad" {
+			return nil, context.DeadlineExceeded
+		}
+		return "ok", nil
+	})
+	for _, name := range []string{"good", "good", "good", "bad"} {
+		if _, err := q.Add(ctx, name, map[string]any{}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "3 completed, 1 failed", 30*time.Second, func() bool {
+		c, _ := q.Counts(ctx)
+		return c.Completed == 3 && c.Failed == 1
+	})
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := w.Close(cctx); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := b.req("POST", dashboard.APIPath+"/queues/thumbs/clean-completed", bearer, "")
+	if resp.StatusCode != 200 || body["removed"] != float64(3) || body["action"] != "clean-completed" {
+		t.Fatalf("clean-completed: %d %v", resp.StatusCode, body)
+	}
+	if c, _ := q.Counts(ctx); c.Completed != 0 || c.Failed != 1 {
+		t.Errorf("after clean-completed: %+v (want 0 completed, the failed job kept)", c)
+	}
+	// The overview is not served from its cache after the action.
+	_, ov := b.req("GET", dashboard.APIPath+"/queues", bearer, "")
+	row := ov["queues"].([]any)[0].(map[string]any)
+	if n := row["counts"].(map[string]any)["completed"]; n != float64(0) {
+		t.Errorf("overview completed = %v after clean", n)
+	}
+	// Nothing left: a second click removes nothing, and says so.
+	if resp, body = b.req("POST", dashboard.APIPath+"/queues/thumbs/clean-completed", bearer, ""); resp.StatusCode != 200 || body["removed"] != float64(0) {
+		t.Errorf("second clean-completed: %d %v", resp.StatusCode, body)
+	}
+}

@@ -168,8 +168,16 @@ type jobPage struct {
 	LogCount        int64           `json:"log_count"`
 	Parent          *jobLink        `json:"parent,omitempty"`
 	Children        []childLink     `json:"children"`
-	Malformed       string          `json:"malformed,omitempty"`
-	Truncated       map[string]bool `json:"truncated,omitempty"`
+	// PendingChildren are the first page of the children not finished
+	// yet; PendingCursor continues the list (GET …/jobs/{id}/children?cursor=),
+	// "" when there is no more.
+	PendingChildren []jobLink `json:"pending_children"`
+	PendingCursor   string    `json:"pending_cursor,omitempty"`
+	// PendingCut: Redis returned more than a page at once (a set kept
+	// compact by a raised set-max-listpack-entries) and the rest is not shown.
+	PendingCut bool            `json:"pending_truncated,omitempty"`
+	Malformed  string          `json:"malformed,omitempty"`
+	Truncated  map[string]bool `json:"truncated,omitempty"`
 }
 
 // jobLink names a job in a queue of the same prefix ("" Queue: another
@@ -258,7 +266,63 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request, _ *caller) error
 			break
 		}
 	}
+	if p.PendingChildren, p.PendingCursor, p.PendingCut, err = s.pendingChildren(ctx, j, 0); err != nil {
+		return err
+	}
 	writeJSON(w, http.StatusOK, p)
+	return nil
+}
+
+// pendingPage is the SSCAN count hint of one page of pending children;
+// maxPendingPage bounds what one page returns (a small set comes whole in
+// one SSCAN reply, up to Redis's 128 listpack entries).
+const (
+	pendingPage    = 50
+	maxPendingPage = 200
+)
+
+// pendingChildren reads one page of a flow parent's children that have not
+// finished (its dependencies), from cursor, with the cursor of the next
+// page ("" when the list is complete), and whether the page was cut at
+// maxPendingPage.
+func (s *Server) pendingChildren(ctx context.Context, j *queue.Job, cursor uint64) ([]jobLink, string, bool, error) {
+	d, err := j.GetDependencies(ctx, &queue.DependenciesOptions{Unprocessed: &queue.DependencyPage{Cursor: cursor, Count: pendingPage}})
+	if err != nil {
+		return nil, "", false, redisError("reading pending children", err)
+	}
+	out := make([]jobLink, 0, min(len(d.Unprocessed), maxPendingPage))
+	for _, key := range d.Unprocessed[:min(len(d.Unprocessed), maxPendingPage)] {
+		if i := strings.LastIndexByte(key, ':'); i > 0 {
+			out = append(out, s.linkOf(key[:i], key[i+1:]))
+		}
+	}
+	next := ""
+	if d.NextUnprocessedCursor != 0 {
+		next = strconv.FormatUint(d.NextUnprocessedCursor, 10)
+	}
+	return out, next, len(d.Unprocessed) > maxPendingPage, nil
+}
+
+// listPending answers a further page of a job's pending children:
+// ?cursor= is the pending_cursor of the job page or of the previous page.
+func (s *Server) listPending(w http.ResponseWriter, r *http.Request, _ *caller) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	v := r.URL.Query().Get("cursor")
+	cursor, err := strconv.ParseUint(v, 10, 64)
+	if v != "" && err != nil {
+		return errorf(http.StatusBadRequest, "cursor must be the pending_cursor of the previous page (a whole number), not %.40q", v)
+	}
+	q, j, err := s.openJob(ctx, r)
+	if err != nil {
+		return err
+	}
+	links, next, cut, err := s.pendingChildren(ctx, j, cursor)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"queue": q.Name(), "id": j.ID, "pending_children": links, "pending_cursor": next,
+		"pending_truncated": cut})
 	return nil
 }
 

@@ -22,13 +22,15 @@ const cleanBatch = 10000
 
 // queueRow is one queue of the overview.
 type queueRow struct {
-	Name          string       `json:"name"`
-	Counts        queue.Counts `json:"counts"`
-	Paused        bool         `json:"paused"`
-	Workers       *int         `json:"workers"`
-	OldestWaiting *float64     `json:"oldest_waiting_age_seconds"`
-	// ActiveWithoutLock is nil when Options.Stalled is not set or failed.
-	ActiveWithoutLock *int64 `json:"active_without_lock"`
+	Name   string       `json:"name"`
+	Counts queue.Counts `json:"counts"`
+	Paused bool         `json:"paused"`
+	// Workers is nil when they could not be counted (CLIENT LIST refused).
+	Workers       *int     `json:"workers"`
+	OldestWaiting *float64 `json:"oldest_waiting_age_seconds"`
+	// ActiveWithoutLock: jobs in active whose lock is gone (their worker
+	// died or lost it), among the first 1000 of active.
+	ActiveWithoutLock int64 `json:"active_without_lock"`
 }
 
 type overview struct {
@@ -41,7 +43,7 @@ type overview struct {
 
 // queueCache keeps the last overview for ttl, or five times what it took
 // to build when that is longer: many open pages cost Redis what one does,
-// and with many queues (a CLIENT LIST each for the workers) the dashboard
+// and with many queues (one read-only stats script each) the dashboard
 // keeps Redis busy at most a fifth of the time.
 type queueCache struct {
 	ttl time.Duration
@@ -97,6 +99,11 @@ func (s *Server) overview(ctx context.Context) (*overview, error) {
 		names, ov.Truncated = names[:maxListedQueues], true
 	}
 	known := make(map[string]bool, len(names))
+	// One CLIENT LIST per server for every queue's workers.
+	workers, werr := queue.CountWorkers(ctx, c, s.o.Prefix, names)
+	if werr != nil {
+		ov.Errors = append(ov.Errors, "workers: "+werr.Error())
+	}
 	for _, name := range names {
 		known[name] = true
 		q, err := queue.NewQueue(c, name, &queue.QueueOptions{Prefix: s.o.Prefix})
@@ -104,41 +111,19 @@ func (s *Server) overview(ctx context.Context) (*overview, error) {
 			ov.Errors = append(ov.Errors, name+": "+err.Error())
 			continue
 		}
-		row := queueRow{Name: name}
-		if row.Counts, err = q.Counts(ctx); err != nil {
-			return nil, redisError("counting jobs of "+name, err)
-		}
-		if row.Paused, err = q.IsPaused(ctx); err != nil {
+		st, err := q.Stats(ctx, nil)
+		if err != nil {
 			return nil, redisError("reading "+name, err)
 		}
-		if ws, err := q.GetWorkers(ctx); err != nil {
-			ov.Errors = append(ov.Errors, name+": workers: "+err.Error())
-		} else {
-			n := len(ws)
+		row := queueRow{Name: name, Counts: st.Counts, Paused: st.Paused, ActiveWithoutLock: st.ActiveWithoutLock}
+		if n, ok := workers[name]; ok && werr == nil {
 			row.Workers = &n
 		}
-		if row.Counts.Waiting > 0 {
-			if js, _ := q.GetJobs(ctx, []queue.JobState{queue.StateWaiting}, 0, 0, true); len(js) > 0 && js[0].Timestamp > 0 {
-				age := max(now.Sub(js[0].TimestampTime()).Seconds(), 0)
-				row.OldestWaiting = &age
-			}
+		if !st.OldestWaiting.IsZero() {
+			age := max(now.Sub(st.OldestWaiting).Seconds(), 0)
+			row.OldestWaiting = &age
 		}
 		ov.Queues = append(ov.Queues, row)
-	}
-	if s.o.Stalled != nil && len(ov.Queues) > 0 {
-		names := make([]string, len(ov.Queues))
-		for i, r := range ov.Queues {
-			names[i] = r.Name
-		}
-		if st, err := s.o.Stalled(ctx, names); err != nil {
-			ov.Errors = append(ov.Errors, "active jobs without a lock: "+err.Error())
-		} else {
-			for i := range ov.Queues {
-				if n, ok := st[ov.Queues[i].Name]; ok {
-					ov.Queues[i].ActiveWithoutLock = &n
-				}
-			}
-		}
 	}
 	s.queues.until, s.queues.last, s.queues.names = now.Add(max(s.queues.ttl, 5*time.Since(began))), ov, known
 	return ov, nil

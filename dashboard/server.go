@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -69,10 +68,6 @@ type Options struct {
 	// shows (GET APIPath+"/moderation"), behind the dashboard's sign-in.
 	// Defaults to nil (the panel says it is not available).
 	Moderation http.Handler
-	// Stalled, when set, counts per queue the jobs in active whose lock is
-	// gone (a worker died holding them), for the overview. Defaults to nil
-	// (the column shows "—").
-	Stalled func(ctx context.Context, queues []string) (map[string]int64, error)
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Defaults to time.Now.
@@ -173,9 +168,11 @@ func (s *Server) Routes() []Route {
 	add("POST "+APIPath+"/queues/{queue}/{action}", s.handle(s.queueAction, true))
 	add("GET "+APIPath+"/queues/{queue}/jobs", s.handle(s.listJobs, false))
 	add("GET "+APIPath+"/queues/{queue}/jobs/{id}", s.handle(s.getJob, false))
+	add("GET "+APIPath+"/queues/{queue}/jobs/{id}/children", s.handle(s.listPending, false))
 	add("POST "+APIPath+"/queues/{queue}/jobs/{id}/{action}", s.handle(s.jobAction, true))
 	add("DELETE "+APIPath+"/queues/{queue}/jobs/{id}", s.handle(s.removeJob, true))
 	add("GET "+APIPath+"/queues/{queue}/metrics", s.handle(s.queueMetrics, false))
+	add("GET "+APIPath+"/queues/{queue}/schedulers", s.handle(s.listSchedulers, false))
 	add("GET "+APIPath+"/queues/{queue}/events", s.handle(s.events, false))
 	// Panels.
 	add("GET "+APIPath+"/redis", s.handle(s.redisPanel, false))

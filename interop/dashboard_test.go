@@ -150,9 +150,10 @@ func TestDashboardPauseStopsGoAndNodeWorkers(t *testing.T) {
 	}
 }
 
-// TestDashboardFlowLinks: for a Node FlowProducer flow, the dashboard's job
-// page of a child links its parent, and the parent's lists its processed
-// children with their results.
+// TestDashboardFlowLinks: for a Node FlowProducer flow, the parent's job
+// page lists its pending children (links to their queue) before they run;
+// then a child's page links its parent, and the parent's lists its
+// processed children with their results and no pending one.
 func TestDashboardFlowLinks(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -189,6 +190,19 @@ func TestDashboardFlowLinks(t *testing.T) {
 	parentID, kids := e.nodeFlow(parentQ, childQ, map[string]any{"p": 1}, []nodeJobSpec{
 		{Name: "a", Data: map[string]any{"return": "ra"}}, {Name: "b", Data: map[string]any{"return": "rb"}},
 	})
+	// Before any child runs, the parent's page lists both as pending.
+	var waiting struct {
+		State           string
+		PendingChildren []struct{ Queue, ID string } `json:"pending_children"`
+	}
+	get("/queues/"+parentQ+"/jobs/"+parentID, &waiting)
+	pend := map[string]bool{}
+	for _, c := range waiting.PendingChildren {
+		pend[c.ID] = c.Queue == childQ
+	}
+	if waiting.State != "waiting-children" || len(pend) != 2 || !pend[kids[0]] || !pend[kids[1]] {
+		t.Fatalf("parent page before the children ran: %+v (kids %v)", waiting, kids)
+	}
 	_, gr := e.goWorker(childQ, nil, nil)
 	gr.waitFinals(t, 2, 30*time.Second)
 
@@ -202,14 +216,15 @@ func TestDashboardFlowLinks(t *testing.T) {
 		t.Fatalf("child page: %+v parent %+v", child, child.Parent)
 	}
 	var parent struct {
-		State    string
-		Children []struct {
+		State           string
+		PendingChildren []json.RawMessage `json:"pending_children"`
+		Children        []struct {
 			Queue, ID string
 			Value     json.RawMessage
 		}
 	}
 	get("/queues/"+parentQ+"/jobs/"+parentID, &parent)
-	if parent.State != "waiting" || len(parent.Children) != 2 {
+	if parent.State != "waiting" || len(parent.Children) != 2 || len(parent.PendingChildren) != 0 {
 		t.Fatalf("parent page: %+v", parent)
 	}
 	got := map[string]string{}

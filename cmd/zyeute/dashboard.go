@@ -9,7 +9,6 @@ import (
 	"github.com/zyeute/zyeute-redis/dashboard"
 	"github.com/zyeute/zyeute-redis/httpjson"
 	"github.com/zyeute/zyeute-redis/internal/httpapi"
-	"github.com/zyeute/zyeute-redis/internal/jobs"
 	"github.com/zyeute/zyeute-redis/redisconn"
 	"github.com/zyeute/zyeute-redis/session"
 )
@@ -35,7 +34,6 @@ func wireDashboard(ctx context.Context, a *app) error {
 		Redis: a.redis.Client(), Prefix: a.cfg.QueuePrefix, Sessions: store,
 		AdminToken: a.cfg.AdminToken.Reveal(), TrustProxy: a.cfg.HTTP.TrustProxy, Logger: a.logger,
 		Moderation: laterRoute(a, "GET /api/admin/moderation/stats"),
-		Stalled:    stalledCounter(a),
 	})
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
@@ -45,26 +43,6 @@ func wireDashboard(ctx context.Context, a *app) error {
 	}
 	context.AfterFunc(ctx, func() { srv.Close(); store.Close() })
 	return nil
-}
-
-// stalledCounter counts, per queue, the active jobs whose lock is gone,
-// with the job layer's stats script (one call per queue, bounded).
-func stalledCounter(a *app) func(context.Context, []string) (map[string]int64, error) {
-	return func(ctx context.Context, names []string) (map[string]int64, error) {
-		st, err := jobs.NewStats(a.redis, names, &jobs.StatsConfig{Prefix: a.cfg.QueuePrefix})
-		if err != nil {
-			return nil, err
-		}
-		snap, err := st.Refresh(ctx)
-		if err != nil {
-			return nil, err
-		}
-		out := make(map[string]int64, len(snap.Queues))
-		for _, q := range snap.Queues {
-			out[q.Queue] = q.ActiveWithoutLock
-		}
-		return out, nil
-	}
 }
 
 // laterRoute is the handler another extension mounts on pattern (found at

@@ -411,7 +411,7 @@
   function loadQueue(first) {
     var q = route.queue;
     renderQueueHeader();
-    if (first) { focusTitle('q-title'); loadChart(q); }
+    if (first) { focusTitle('q-title'); loadChart(q); show($('schedulers'), false); loadSchedulers(q, false); }
     var path = qpath(q) + '/jobs?' + (searchId ? 'id=' + encodeURIComponent(searchId)
       : 'state=' + encodeURIComponent(route.state) + '&page=' + route.page + '&size=25');
     call('GET', path, !first).then(function (r) {
@@ -457,6 +457,36 @@
         ? 'Total : ' + num(c.count) + ' terminés / completed, ' + num(f.count) + ' échoués / failed (vert / green: terminés, rouge / red: échoués)'
         : 'Aucune métrique enregistrée : les workers doivent avoir l\u2019option metrics. / No metrics recorded: workers need the metrics option.');
     });
+  }
+  // Job schedulers: read-only, soonest next run first (at most 100).
+  function loadSchedulers(q, background) {
+    call('GET', qpath(q) + '/schedulers', background).then(function (r) {
+      if (route.view !== 'queue' || route.queue !== q || r.status === 401) { return; }
+      if (r.status !== 200 || !r.body) { show($('schedulers'), true); message($('sched-msg'), bodyError(r)); return; }
+      renderSchedulers(r.body);
+    }).catch(function (e) { message($('sched-msg'), errText(e)); });
+  }
+  function renderSchedulers(b) {
+    var now = Date.now();
+    var rows = (b.schedulers || []).map(function (s) {
+      var tr = document.createElement('tr');
+      tr.setAttribute('data-scheduler', String(s.id));
+      var id = el('th', s.id);
+      id.setAttribute('scope', 'row');
+      var repeat = s.pattern ? 'cron « ' + s.pattern + ' »' + (s.tz ? ' (' + s.tz + ')' : '')
+        : (s.every_ms ? 'chaque / every ' + ms(s.every_ms) : '—');
+      var next = s.next ? when(s.next) + (s.next > now ? ' (dans / in ' + age((s.next - now) / 1000) + ')' : ' (dû / due)') : '—';
+      var cells = [['id', id], ['name', el('td', s.name || '—')], ['repeat', el('td', repeat)], ['next', el('td', next)],
+        ['iterations', el('td', num(s.iteration_count) + (s.limit ? ' / ' + num(s.limit) : ''), 'num')],
+        ['end', el('td', s.end_date ? when(s.end_date) : '—')]];
+      cells.forEach(function (p) { p[1].setAttribute('data-col', p[0]); tr.appendChild(p[1]); });
+      return tr;
+    });
+    $('sched-body').replaceChildren.apply($('sched-body'), rows);
+    text($('sched-total'), b.total > rows.length ? '(' + num(rows.length) + ' / ' + num(b.total) + ')' : '(' + num(b.total) + ')');
+    message($('sched-msg'), b.error || '');
+    $('schedulers').setAttribute('data-queue', String(b.queue));
+    show($('schedulers'), rows.length > 0 || !!b.error);
   }
   function queueAction(action) {
     var q = route.queue;
@@ -519,7 +549,8 @@
     text($('job-return'), pretty(j.returnvalue));
     text($('job-log-count'), j.log_count ? '(' + j.log_count + ')' : '');
     $('job-logs').replaceChildren.apply($('job-logs'), (j.logs || []).map(function (l) { return el('li', l); }));
-    var hasFlow = !!j.parent || (j.children && j.children.length);
+    var pending = j.pending_children || [];
+    var hasFlow = !!j.parent || (j.children && j.children.length) || pending.length;
     show($('job-flow'), hasFlow);
     $('job-parent').replaceChildren();
     if (j.parent) {
@@ -527,11 +558,37 @@
       $('job-parent').appendChild(j.parent.queue ? link(jobHref(j.parent.queue, j.parent.id), j.parent.queue + ' / ' + j.parent.id) : el('code', j.parent.key));
     }
     $('job-children').replaceChildren.apply($('job-children'), (j.children || []).map(function (c) {
-      var li = el('li');
-      li.appendChild(c.queue ? link(jobHref(c.queue, c.id), c.queue + ' / ' + c.id) : el('code', c.key));
+      var li = childItem(c);
       li.appendChild(el('code', ' → ' + JSON.stringify(c.value)));
       return li;
     }));
+    show($('job-children-box'), !!(j.children && j.children.length));
+    $('job-pending').replaceChildren();
+    addPending(pending, j.pending_cursor, j.pending_truncated);
+  }
+  // The children not finished yet, a page at a time ("More" asks for the next).
+  var pendingCursor = '';
+  function childItem(c) {
+    var li = el('li');
+    li.setAttribute('data-child', c.key);
+    li.appendChild(c.queue ? link(jobHref(c.queue, c.id), c.queue + ' / ' + c.id) : el('code', c.key));
+    return li;
+  }
+  function addPending(list, cursor, truncated) {
+    list.forEach(function (c) { $('job-pending').appendChild(childItem(c)); });
+    if (truncated) { $('job-pending').appendChild(el('li', '… (liste coupée / list cut at ' + list.length + ')', 'detail')); }
+    pendingCursor = cursor || '';
+    show($('job-pending-box'), $('job-pending').children.length > 0);
+    show($('job-pending-more'), !!pendingCursor);
+  }
+  function morePending() {
+    var j = currentJob;
+    if (!j || !pendingCursor) { return; }
+    call('GET', qpath(j.queue) + '/jobs/' + encodeURIComponent(j.id) + '/children?cursor=' + encodeURIComponent(pendingCursor), false).then(function (r) {
+      if (currentJob !== j) { return; }
+      if (r.status !== 200) { notice(bodyError(r), true); return; }
+      addPending(r.body.pending_children || [], r.body.pending_cursor, r.body.pending_truncated);
+    }).catch(function (e) { notice(errText(e), true); });
   }
   function jobAction(action) {
     var j = currentJob;
@@ -629,6 +686,7 @@
       }
       if (route.view === 'redis') { loadRedis(); }
       if (route.view === 'queue' && !live) { loadQueue(false); }
+      if (route.view === 'queue') { loadSchedulers(route.queue, true); }
     }
     Promise.all(tasks).then(function () {
       var banner = $('banner-error');
@@ -668,6 +726,7 @@
     });
     $('job-retry').addEventListener('click', function () { jobAction('retry'); });
     $('job-promote').addEventListener('click', function () { jobAction('promote'); });
+    $('job-pending-more').addEventListener('click', morePending);
     $('job-remove').addEventListener('click', function () {
       confirmThen('Supprimer le job ' + (currentJob ? currentJob.id : '') + ' ? / Remove this job?', function () { jobAction('remove'); });
     });
