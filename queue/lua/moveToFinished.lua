@@ -83,7 +83,7 @@ local function finish(jobId, token, completed, value, keep, attempts, stack)
     dropLock(jobKey, jobId, token)
   elseif token ~= '0' then
     -- the lock goes with the job's keys below: one DEL instead of two
-    redis.call('SREM', Q.stalled, jobId)
+    unstall(jobId)
   end
   local maxEv = evMax()
 
@@ -192,6 +192,10 @@ local done = {completed = 0, failed = 0}
 -- Fetch the next job for a freed slot (§9.9 steps 14–15).
 local function fetchNext(nextToken)
   if nextToken ~= '' then
+    if cold then
+      -- a flow or dedup step may have delayed a job to now
+      once.promoted = false
+    end
     local r, pm = fetchJob(meta, prefix, now, nowS, nextToken, lockMs, limMax, limDur, workerName)
     if r[1] ~= 0 or r[3] > 0 or r[4] > 0 or pm then
       return r

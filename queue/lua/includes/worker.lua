@@ -18,6 +18,31 @@ do
   }
 end
 
+-- What one call has already done and need not repeat for its next job:
+-- promoted the due delayed jobs (at the call's one `now`; false again once
+-- something that may delay a job to now has run, see moveToFinished),
+-- written the marker, found the stalled set absent (nothing in a worker
+-- script but the stalled check, which does not use this, adds to it).
+local once = {promoted = false, marked = false, noStalled = nil}
+
+-- PROMOTE once per call: a second promotion at the same `now` finds
+-- nothing, unless the first hit its 1000-job bound.
+local function promoteOnce(prefix, now)
+  if not once.promoted then
+    once.promoted = promoteDelayed(Q, prefix, now) < 1000
+  end
+end
+
+-- SREM jobId from stalled, unless the set is known to be absent.
+local function unstall(jobId)
+  if once.noStalled == nil then
+    once.noStalled = redis.call('EXISTS', Q.stalled) == 0
+  end
+  if not once.noStalled then
+    redis.call('SREM', Q.stalled, jobId)
+  end
+end
+
 -- Earliest delayed due time (ms), 0 when nothing is delayed.
 local function nextDelayed()
   local first = redis.call('ZRANGE', Q.delayed, 0, 0, 'WITHSCORES')
@@ -47,7 +72,7 @@ local function fetchJob(m, prefix, now, nowS, token, lockDuration, limMax, limDu
       pm = true
     end
   end
-  promoteDelayed(Q, prefix, now)
+  promoteOnce(prefix, now)
 
   local maxJobs = tonumber(m[3])
   if not maxJobs and limMax > 0 then
@@ -139,7 +164,10 @@ local function fetchJob(m, prefix, now, nowS, token, lockDuration, limMax, limDu
   if workerName ~= '' then
     set(iPb, 'pb', workerName)
   end
-  redis.call('ZADD', Q.marker, '0', '0')
+  if not once.marked then
+    redis.call('ZADD', Q.marker, '0', '0')
+    once.marked = true
+  end
   return {h, id, 0, 0}, false
 end
 
@@ -162,7 +190,7 @@ end
 local function dropLock(jobKey, jobId, token)
   if token ~= '0' then
     redis.call('DEL', jobKey .. ':lock')
-    redis.call('SREM', Q.stalled, jobId)
+    unstall(jobId)
   end
 end
 
@@ -208,7 +236,7 @@ end
 -- leaveActive's refusal.
 local function retryNow(prefix, jobId, now, token, lifo, reason, stack, evMax)
   local jobKey = prefix .. jobId
-  promoteDelayed(Q, prefix, now)
+  promoteOnce(prefix, now)
   local rc = leaveActive(jobKey, jobId, token, -1)
   if rc ~= 0 then
     return rc
