@@ -255,3 +255,59 @@ func TestFinishBatchingUnderLoad(t *testing.T) {
 		}
 	}
 }
+
+// Metrics recorded inside the finish call, per minute of the worker's
+// clock: the jobs of one minute are counted, a data point is pushed when
+// the minute changes (a batch of finishes counts as its jobs one by one).
+// A zero or negative MaxDataPoints is refused.
+func TestWorkerMetricsPerMinute(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	if _, err := NewWorker(b.client, b.name, func(context.Context, *Job) (any, error) { return nil, nil },
+		&WorkerOptions{Metrics: &MetricsOptions{}}); !errors.Is(err, ErrInvalidOption) ||
+		!strings.Contains(err.Error(), "Metrics") {
+		t.Fatalf("MaxDataPoints 0: err %v, want an option error naming Metrics", err)
+	}
+	t0 := time.Date(2026, 11, 29, 8, 0, 10, 0, time.UTC)
+	var clock atomic.Int64
+	clock.Store(t0.UnixMilli())
+	var done atomic.Int32
+	startWorker(t, b, func(_ context.Context, j *Job) (any, error) {
+		if j.Name == "f" {
+			return nil, errors.New("no")
+		}
+		return nil, nil
+	}, &WorkerOptions{Concurrency: 4, Metrics: &MetricsOptions{MaxDataPoints: 10},
+		Now:     func() time.Time { return time.UnixMilli(clock.Load()) },
+		OnEvent: func(ev WorkerEvent) {
+			if ev.Type == EventCompleted || ev.Type == EventFailed {
+				done.Add(1)
+			}
+		}})
+	add := func(names ...string) {
+		for _, n := range names {
+			mustAdd(t, b, n, nil)
+		}
+	}
+	add("c", "c", "c", "f", "c")
+	waitFor(t, 20*time.Second, "5 finishes", func() bool { return done.Load() == 5 })
+	clock.Store(t0.Add(55 * time.Second).UnixMilli()) // 08:01:05: the next minute
+	add("c", "c")
+	waitFor(t, 20*time.Second, "7 finishes", func() bool { return done.Load() == 7 })
+
+	m, err := b.q.GetMetrics(b.ctx, "completed", 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Count != 6 || m.PrevCount != 4 || m.PrevTS != t0.Add(55*time.Second).UnixMilli() ||
+		len(m.Data) != 1 || m.Data[0] != 4 {
+		t.Errorf("completed metrics %+v, want count 6, prevCount 4, prevTS 08:01:05, data [4]", m)
+	}
+	f, err := b.q.GetMetrics(b.ctx, "failed", 0, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Count != 1 || f.PrevCount != 0 || f.PrevTS != t0.UnixMilli() || len(f.Data) != 0 {
+		t.Errorf("failed metrics %+v, want count 1 at 08:00:10, no data point", f)
+	}
+}

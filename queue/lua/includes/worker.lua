@@ -252,10 +252,11 @@ local function retryNow(prefix, jobId, now, token, lifo, reason, stack, evMax)
 end
 
 -- Metrics (§9.9 step 13) for n jobs finished into target at now: the
--- series hash counts them; when the minute changed since prevTS, the
--- jobs counted meanwhile are pushed as one data point, then a zero per
--- minute skipped (at most maxPoints: the list is trimmed to that many),
--- newest first. n jobs at once leave the state n single calls would.
+-- series hash counts them; when the minute (now / 60000, floored) changed
+-- since prevTS's, the jobs counted meanwhile are pushed as one data point,
+-- then a zero per further minute (at most maxPoints data points in all),
+-- newest first, and the list is trimmed to maxPoints. n jobs at once (they
+-- share now) leave what n single finishes leave.
 local function recordMetrics(key, n, now, nowS, maxPoints)
   local count = redis.call('HINCRBY', key, 'count', n) - n
   local prev = redis.call('HMGET', key, 'prevTS', 'prevCount')
@@ -263,15 +264,14 @@ local function recordMetrics(key, n, now, nowS, maxPoints)
     redis.call('HSET', key, 'prevTS', nowS, 'prevCount', '0')
     return
   end
-  local minutes = math.floor((now - tonumber(prev[1])) / 60000)
-  if minutes <= 0 then
+  local points = math.min(math.floor(now / 60000) - math.floor(tonumber(prev[1]) / 60000), maxPoints)
+  if points <= 0 then
     return
   end
   local data = key .. ':data'
   redis.call('LPUSH', data, int(count - (tonumber(prev[2]) or 0)))
-  -- zeros for the minutes skipped, in chunks (unpack is bounded); more
-  -- than maxPoints would be trimmed away anyway
-  local zeros = math.min(minutes - 1, maxPoints)
+  -- the zeros in chunks (unpack is bounded)
+  local zeros = points - 1
   local chunk = {}
   for i = 1, math.min(zeros, 1000) do
     chunk[i] = '0'
