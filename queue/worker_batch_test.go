@@ -278,7 +278,7 @@ func TestWorkerMetricsPerMinute(t *testing.T) {
 		}
 		return nil, nil
 	}, &WorkerOptions{Concurrency: 4, Metrics: &MetricsOptions{MaxDataPoints: 10},
-		Now:     func() time.Time { return time.UnixMilli(clock.Load()) },
+		Now: func() time.Time { return time.UnixMilli(clock.Load()) },
 		OnEvent: func(ev WorkerEvent) {
 			if ev.Type == EventCompleted || ev.Type == EventFailed {
 				done.Add(1)
