@@ -30,7 +30,10 @@
 // locks and recovering stalled jobs (Node's or Go's). It honours the
 // queue's pause, global concurrency and rate limits, retries with backoff,
 // and fails jobs for good with Unrecoverable. Close waits for running jobs
-// until its context ends.
+// until its context ends. Finishes that queue up while one is in flight
+// go to Redis together in one script call (group commit), each job's
+// effects and events as if alone. With WorkerOptions.Metrics it records
+// the per-minute completed/failed counts Node's `metrics` option records.
 //
 // # Events
 //
@@ -51,7 +54,7 @@
 // # Not supported
 //
 // Adding flows from Go (no FlowProducer), creating job schedulers from Go,
-// removing flow jobs, Queue.Drain, Clean, Obliterate, recording metrics,
+// removing flow jobs, Queue.Drain, Clean, Obliterate,
 // manual rate limiting, moving jobs by hand (MoveToFailed,
 // MoveToCompleted, moveToDelayed, moveToWaitingChildren), sandboxed
 // processors and custom backoff strategies. The README's "Not implemented
