@@ -13,6 +13,10 @@ local function addMeta(metaKey)
   return meta, maxEv
 end
 
+-- Whether this call already wrote the ready marker (a second write of the
+-- same member and score would change nothing: addJobs writes it once).
+local addMarked = false
+
 -- Add one job. A is addJob's ARGV (see addJob.lua); meta and maxEv from
 -- addMeta. Returns addJob's reply.
 local function addOne(A, meta, maxEv)
@@ -172,7 +176,9 @@ local function addOne(A, meta, maxEv)
       local c = tonumber(meta[3])
       pm = c ~= nil and redis.call('LLEN', (prefix .. 'active')) >= c
     end
-    enqueueReady((prefix .. 'wait'), (prefix .. 'prioritized'), (prefix .. 'pc'), (prefix .. 'marker'), jobId, priority, A[9] == '1', pm)
+    enqueueReady((prefix .. 'wait'), (prefix .. 'prioritized'), (prefix .. 'pc'), (prefix .. 'marker'), jobId, priority, A[9] == '1',
+      pm or addMarked)
+    addMarked = addMarked or not pm
     emit(kEvents, maxEv, 'waiting', 'jobId', jobId)
   end
   return {jobId, 0}
