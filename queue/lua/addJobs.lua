@@ -11,11 +11,19 @@
 
 local prefix = ARGV[1]
 local meta, maxEv = addMeta(KEYS[1])
-local out = {}
+-- every add increments the id counter once, in order: one INCRBY for all
+local jobs = {}
 local i = 2
 while i <= #ARGV do
   local n = tonumber(ARGV[i])
-  out[#out + 1] = addOne({prefix, unpack(ARGV, i + 1, i + n)}, meta, maxEv)
+  jobs[#jobs + 1] = {prefix, unpack(ARGV, i + 1, i + n)}
   i = i + n + 1
 end
+local counter = redis.call('INCRBY', prefix .. 'id', #jobs) - #jobs
+local ready = {left = {}, right = {}}
+local out = {}
+for k, A in ipairs(jobs) do
+  out[k] = addOne(A, meta, maxEv, counter + k, ready)
+end
+flushReady(prefix .. 'wait', ready)
 return out

@@ -18,11 +18,14 @@ end
 local addMarked = false
 
 -- Add one job. A is addJob's ARGV (see addJob.lua); meta and maxEv from
--- addMeta. Returns addJob's reply.
-local function addOne(A, meta, maxEv)
+-- addMeta. counter: the value of the id counter after this add's
+-- increment, nil to INCR it here. ready: nil, or where addJobs collects
+-- the ids bound for the wait list ({left = {}, right = {}}, pushed by
+-- flushReady). Returns addJob's reply.
+local function addOne(A, meta, maxEv, counter, ready)
   local prefix = A[1]
-  local kId, kEvents = prefix .. 'id', prefix .. 'events'
-  local counter = redis.call('INCR', kId)
+  local kEvents = prefix .. 'events'
+  counter = counter or redis.call('INCR', prefix .. 'id')
   local jobId = A[2]
   if jobId == '' then
     jobId = int(counter)
@@ -176,10 +179,31 @@ local function addOne(A, meta, maxEv)
       local c = tonumber(meta[3])
       pm = c ~= nil and redis.call('LLEN', (prefix .. 'active')) >= c
     end
-    enqueueReady((prefix .. 'wait'), (prefix .. 'prioritized'), (prefix .. 'pc'), (prefix .. 'marker'), jobId, priority, A[9] == '1',
-      pm or addMarked)
+    if ready and priority <= 0 then
+      local side = ready.left
+      if A[9] == '1' then
+        side = ready.right
+      end
+      side[#side + 1] = jobId
+      marker0(prefix .. 'marker', pm or addMarked)
+    else
+      enqueueReady((prefix .. 'wait'), (prefix .. 'prioritized'), (prefix .. 'pc'), (prefix .. 'marker'), jobId,
+        priority, A[9] == '1', pm or addMarked)
+    end
     addMarked = addMarked or not pm
     emit(kEvents, maxEv, 'waiting', 'jobId', jobId)
   end
   return {jobId, 0}
+end
+
+-- Push the ids addOne collected onto the wait list: LPUSH and RPUSH work
+-- at opposite ends, so one of each, in collection order, leaves the list
+-- the jobs' own pushes would (nothing in an add reads the wait list).
+local function flushReady(waitKey, ready)
+  if #ready.left > 0 then
+    redis.call('LPUSH', waitKey, unpack(ready.left))
+  end
+  if #ready.right > 0 then
+    redis.call('RPUSH', waitKey, unpack(ready.right))
+  end
 end
