@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strconv"
 	"sync"
 )
@@ -128,9 +129,11 @@ func (w *Worker) sendFinishes(batch []*finishReq) {
 		err = errors.New("queue: moveToFinished: unexpected reply shape")
 	}
 	if len(batch) > 1 && !transient(err) {
-		w.log.Warn("queue: a batch of finishes failed; sending them one by one")
+		w.log.Warn("queue: a batch of finishes failed; sending them one by one",
+			slog.Int("jobs", len(batch)), slog.String("error", err.Error()))
 		for _, r := range batch {
 			w.sendFinishes([]*finishReq{r})
+			r.maybeApplied = true // the batch may have applied it before failing
 		}
 		return
 	}

@@ -311,3 +311,73 @@ func TestWorkerMetricsPerMinute(t *testing.T) {
 		t.Errorf("failed metrics %+v, want count 1 at 08:00:10, no data point", f)
 	}
 }
+
+// A script error in a batch (here WRONGTYPE: one job's hash replaced by a
+// string while it ran) stops the call midway, the records before it
+// applied: the worker re-sends each record alone, so the healthy job is
+// reported completed (even when the batch had already completed and
+// removed it) and only the broken one gets the error.
+func TestFinishBatchScriptErrorFallsBackToSingles(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	c := redis.NewClient(b.srv.Options())
+	t.Cleanup(func() { _ = c.Close() })
+	if err := scriptMoveToFinished.load(b.ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	var w *Worker
+	hook := &finishCallHook{sha: scriptMoveToFinished.s.Hash(), holdMax: 30 * time.Second,
+		hold: func(call int) bool { return call == 0 && w.pendingFinishes() < 4 }}
+	c.AddHook(hook)
+	ids := map[string]string{}
+	for _, n := range []string{"blocker", "ok1", "broken", "ok2", "ok3"} {
+		ids[n] = mustAdd(t, b, n, nil)
+	}
+	rec := &recorder{}
+	var err error
+	w, err = NewWorker(c, b.name, func(ctx context.Context, j *Job) (any, error) {
+		if j.Name == "broken" {
+			k := b.q.k.job(j.ID)
+			if err := c.Del(ctx, k).Err(); err != nil {
+				return nil, err
+			}
+			return nil, c.Set(ctx, k, "not a hash", 0).Err()
+		}
+		return j.Name, nil
+	}, &WorkerOptions{Concurrency: 5, OnEvent: rec.on, Logger: testLogger(t), RemoveOnComplete: RemoveAll()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Start(b.ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = w.Close(ctx)
+	})
+	waitFor(t, 20*time.Second, "4 completions and 1 error", func() bool {
+		return rec.count(EventCompleted) == 4 && rec.count(EventError) == 1
+	})
+	calls := hook.snapshot()
+	if len(calls) < 2 || len(calls[1]) != 4 {
+		t.Fatalf("moveToFinished calls %v: want the 4 queued finishes in the second", calls)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for _, ev := range rec.evs {
+		switch ev.Type {
+		case EventError:
+			if ev.JobID != ids["broken"] || !strings.Contains(ev.Err.Error(), "WRONGTYPE") {
+				t.Errorf("error event for job %s: %v; want job %s's WRONGTYPE", ev.JobID, ev.Err, ids["broken"])
+			}
+		case EventLockLost:
+			t.Errorf("lockLost for job %s: %v", ev.JobID, ev.Err)
+		}
+	}
+	for _, n := range []string{"ok1", "ok2", "ok3"} {
+		if st := b.state(t, ids[n]); st != StateUnknown {
+			t.Errorf("%s: state %s, want removed on completion", n, st)
+		}
+	}
+}
