@@ -154,18 +154,17 @@ local function addOne(A, meta, maxEv, counter, ready)
     return owner
   end
 
-  local fields = {'name', A[3], 'data', A[5], 'opts', A[6],
-    'timestamp', A[4], 'delay', A[7], 'priority', A[8]}
   if deid ~= '' then
     local owner = dedup()
     if owner then
       return {owner, 2}
     end
-    fields[#fields + 1] = 'deid'
-    fields[#fields + 1] = deid
+    redis.call('HSET', jobKey, 'name', A[3], 'data', A[5], 'opts', A[6],
+      'timestamp', A[4], 'delay', A[7], 'priority', A[8], 'deid', deid)
+  else
+    redis.call('HSET', jobKey, 'name', A[3], 'data', A[5], 'opts', A[6],
+      'timestamp', A[4], 'delay', A[7], 'priority', A[8])
   end
-
-  redis.call('HSET', jobKey, unpack(fields))
   emit(kEvents, nil, 'added', 'jobId', jobId, 'name', A[3])
 
   if delay > 0 then
