@@ -151,18 +151,26 @@ local function fetchJob(m, prefix, now, nowS, token, lockDuration, limMax, limDu
   else
     redis.call('HSET', jobKey, 'processedOn', nowS, 'ats', atsS)
   end
-  local set = function(idx, field, v)
-    if idx then
-      h[idx] = v
-    else
-      h[#h + 1] = field
-      h[#h + 1] = v
-    end
+  -- patch the copy (no closure: this runs once per fetched job)
+  local n = #h
+  if iAts then
+    h[iAts] = atsS
+  else
+    h[n + 1], h[n + 2] = 'ats', atsS
+    n = n + 2
   end
-  set(iAts, 'ats', atsS)
-  set(iPo, 'processedOn', nowS)
+  if iPo then
+    h[iPo] = nowS
+  else
+    h[n + 1], h[n + 2] = 'processedOn', nowS
+    n = n + 2
+  end
   if workerName ~= '' then
-    set(iPb, 'pb', workerName)
+    if iPb then
+      h[iPb] = workerName
+    else
+      h[n + 1], h[n + 2] = 'pb', workerName
+    end
   end
   if not once.marked then
     redis.call('ZADD', Q.marker, '0', '0')
