@@ -46,197 +46,180 @@ local function evMax()
   return maxEv
 end
 
-local function parseKeep(s)
-  local n = tonumber(s)
-  if n then
-    return n, 0, 0
-  end
-  local c, a, l = string.match(s, '^(-?%d+),([%d.]+),(%d+)$')
-  return tonumber(c) or -1, tonumber(a) or 0, tonumber(l) or 0
-end
-
--- Complete or finally fail job jobId (§9.9 steps 1–12). Returns 0 or a
--- refusal code.
-local function finish(jobId, token, completed, value, keep, attempts, stack)
-  local jobKey = prefix .. jobId
-  -- One read of the hash: existence (timestamp is always there), parent,
-  -- dedup id and attempts made.
-  local f = redis.call('HMGET', jobKey, 'timestamp', 'parentKey', 'parent', 'deid', 'atm')
-  if not f[1] and redis.call('EXISTS', jobKey) == 0 then
-    return -1
-  end
-  if completed and redis.call('EXISTS', jobKey .. ':dependencies', jobKey .. ':unsuccessful') > 0 then
-    if redis.call('SCARD', jobKey .. ':dependencies') ~= 0 then
-      return -4
-    end
-    return -9
-  end
-  local lc = checkLock(jobKey, token)
-  if lc ~= 0 then
-    return lc
-  end
-  if redis.call('LREM', Q.active, '-1', jobId) == 0 then
-    return -3
-  end
-  local count, age, limit = parseKeep(keep)
-  if count ~= 0 then
-    dropLock(jobKey, jobId, token)
-  elseif token ~= '0' then
-    -- the lock goes with the job's keys below: one DEL instead of two
-    unstall(jobId)
-  end
-  local maxEv = evMax()
-
-  -- deduplication release (§9.5)
-  if f[4] then
-    local deKey = prefix .. 'de:' .. f[4]
-    local ttl = redis.call('PTTL', deKey)
-    if ttl == 0 then
-      redis.call('DEL', deKey)
-    elseif ttl == -1 and redis.call('GET', deKey) == jobId then
-      redis.call('DEL', deKey)
-    end
-    cold = cold or coldOps()
-    cold.requeueStashed(prefix, f[4], now, maxEv)
-  end
-
-  if f[2] or f[3] then
-    cold = cold or coldOps()
-    cold.updateParent(jobKey, f[2], f[3], completed, value, now)
-  end
-
-  local atm = (tonumber(f[5]) or 0) + 1
-  local atmS = int(atm)
-
-  -- retention (§9.9 step 10); every job removed here is detached from its
-  -- parent first (removeFinished, detachFromParent)
-  local targetKey = Q.completed
-  local property = 'returnvalue'
-  local target = 'completed'
-  if not completed then
-    targetKey = Q.failed
-    property = 'failedReason'
-    target = 'failed'
-  end
-  if count ~= 0 then
-    redis.call('ZADD', targetKey, nowS, jobId)
-    if completed then
-      redis.call('HSET', jobKey, property, value, 'finishedOn', nowS, 'atm', atmS)
-    else
-      if stack ~= '' then
-        redis.call('HSET', jobKey, property, value, 'finishedOn', nowS, 'atm', atmS, 'stacktrace', stack)
-      else
-        redis.call('HSET', jobKey, property, value, 'finishedOn', nowS, 'atm', atmS)
-      end
-      redis.call('HDEL', jobKey, 'defa')
-    end
-    if age > 0 then
-      if limit <= 0 then
-        limit = 1000
-      end
-      -- newest first among the old ones, as BullMQ picks them; age may be
-      -- fractional (0.5 = 500 ms)
-      local old = redis.call('ZREVRANGEBYSCORE', targetKey, now - age * 1000, '-inf', 'LIMIT', 0, limit)
-      if #old > 0 then
-        cold = cold or coldOps()
-      end
-      for _, id in ipairs(old) do
-        cold.removeFinished(prefix, id)
-      end
-      if #old > 0 then
-        redis.call('ZREM', targetKey, unpack(old))
-      end
-    end
-    if count > 0 then
-      -- bounded per call (10000) so one finish never stalls Redis
-      local extra = redis.call('ZCARD', targetKey) - count
-      if extra > 0 then
-        if extra > 10000 then
-          extra = 10000
-        end
-        local old = redis.call('ZRANGE', targetKey, 0, extra - 1)
-        cold = cold or coldOps()
-        for _, id in ipairs(old) do
-          cold.removeFinished(prefix, id)
-        end
-        redis.call('ZREMRANGEBYRANK', targetKey, 0, extra - 1)
-      end
-    end
-  else
-    -- removed at once: detach from the parent (a failed child without a
-    -- policy is still one of its dependencies), then delete
-    if f[2] and f[2] ~= '' then
-      cold = cold or coldOps()
-      cold.detachFromParent(jobKey, f[2], false)
-    end
-    if token ~= '0' then
-      removeJobKeys(jobKey, jobKey .. ':lock')
-    else
-      removeJobKeys(jobKey)
-    end
-  end
-
-  -- The finish event is written with MAXLEN ~ (Node runs a separate XTRIM
-  -- before an untrimmed XADD: same bound, one call less).
-  emit(Q.events, maxEv, target, 'jobId', jobId, property, value, 'prev', 'active')
-  if not completed and atm >= (tonumber(attempts) or 0) then
-    emit(Q.events, nil, 'retries-exhausted', 'jobId', jobId, 'attemptsMade', atmS)
-  end
-  return 0
-end
-
--- Metrics of this call's finished jobs, recorded at the end: they share
--- `now`, so one update per series leaves what one per job would.
-local done = {completed = 0, failed = 0}
-
--- Fetch the next job for a freed slot (§9.9 steps 14–15).
-local function fetchNext(nextToken)
-  if nextToken ~= '' then
-    if cold then
-      -- a flow or dedup step may have delayed a job to now
-      once.promoted = false
-    end
-    local r, pm = fetchJob(meta, prefix, now, nowS, nextToken, lockMs, limMax, limDur, workerName)
-    if r[1] ~= 0 or r[3] > 0 or r[4] > 0 or pm then
-      return r
-    end
-  end
-  if redis.call('LLEN', Q.wait) == 0 and redis.call('LLEN', Q.active) == 0
-    and redis.call('ZCARD', Q.prioritized) == 0 then
-    emit(Q.events, nil, 'drained')
-  end
-  return 0
-end
-
+local done = {completed = 0, failed = 0} -- finished jobs, for metrics
+local rare -- rareOps(), built on first use
 local out = {}
 local i = 8
+-- Each record's steps run inline in this loop (a function per record
+-- kind would be one more closure built on every call); `repeat … until
+-- true` gives them an early exit (break) with their refusal in rc.
 while i <= #ARGV do
-  local kind, id, token = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local rc
+  local kind, jobId, token = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local rc = 0
   if kind == 'c' or kind == 'f' then
+    -- Complete or finally fail (§9.9 steps 1–12), then fetch (14–15).
     local completed = kind == 'c'
+    local value, keep, nextToken = ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
     local attempts, stack = '0', ''
-    if not completed then
+    if completed then
+      i = i + 6
+    else
       attempts, stack = ARGV[i + 6], ARGV[i + 7]
+      i = i + 8
     end
-    rc = finish(id, token, completed, ARGV[i + 3], ARGV[i + 4], attempts, stack)
-    if rc == 0 then
-      if completed then
-        done.completed = done.completed + 1
-      else
-        done.failed = done.failed + 1
+    repeat
+      local jobKey = prefix .. jobId
+      -- One read of the hash: existence (timestamp is always there),
+      -- parent, dedup id and attempts made.
+      local f = redis.call('HMGET', jobKey, 'timestamp', 'parentKey', 'parent', 'deid', 'atm')
+      if not f[1] and redis.call('EXISTS', jobKey) == 0 then
+        rc = -1
+        break
       end
-      rc = fetchNext(ARGV[i + 5])
+      if completed and redis.call('EXISTS', jobKey .. ':dependencies', jobKey .. ':unsuccessful') > 0 then
+        rc = -9
+        if redis.call('SCARD', jobKey .. ':dependencies') ~= 0 then
+          rc = -4
+        end
+        break
+      end
+      rc = checkLock(jobKey, token)
+      if rc ~= 0 then
+        break
+      end
+      if redis.call('LREM', Q.active, '-1', jobId) == 0 then
+        rc = -3
+        break
+      end
+      -- retention: a count, or "count,age,limit"
+      local count, age, limit = tonumber(keep), 0, 0
+      if not count then
+        local c, a, l = string.match(keep, '^(-?%d+),([%d.]+),(%d+)$')
+        count, age, limit = tonumber(c) or -1, tonumber(a) or 0, tonumber(l) or 0
+      end
+      if count ~= 0 then
+        dropLock(jobKey, jobId, token)
+      elseif token ~= '0' then
+        -- the lock goes with the job's keys below: one DEL instead of two
+        unstall(jobId)
+      end
+      local maxEv = evMax()
+
+      -- deduplication release (§9.5)
+      if f[4] then
+        local deKey = prefix .. 'de:' .. f[4]
+        local ttl = redis.call('PTTL', deKey)
+        if ttl == 0 then
+          redis.call('DEL', deKey)
+        elseif ttl == -1 and redis.call('GET', deKey) == jobId then
+          redis.call('DEL', deKey)
+        end
+        cold = cold or coldOps()
+        cold.requeueStashed(prefix, f[4], now, maxEv)
+      end
+
+      if f[2] or f[3] then
+        cold = cold or coldOps()
+        cold.updateParent(jobKey, f[2], f[3], completed, value, now)
+      end
+
+      local atm = (tonumber(f[5]) or 0) + 1
+      local atmS = int(atm)
+
+      -- retention (§9.9 step 10); every job removed here is detached from
+      -- its parent first (removeFinished, detachFromParent)
+      local targetKey, property, target = Q.completed, 'returnvalue', 'completed'
+      if not completed then
+        targetKey, property, target = Q.failed, 'failedReason', 'failed'
+      end
+      if count ~= 0 then
+        redis.call('ZADD', targetKey, nowS, jobId)
+        if completed then
+          redis.call('HSET', jobKey, property, value, 'finishedOn', nowS, 'atm', atmS)
+        else
+          if stack ~= '' then
+            redis.call('HSET', jobKey, property, value, 'finishedOn', nowS, 'atm', atmS, 'stacktrace', stack)
+          else
+            redis.call('HSET', jobKey, property, value, 'finishedOn', nowS, 'atm', atmS)
+          end
+          redis.call('HDEL', jobKey, 'defa')
+        end
+        if age > 0 then
+          if limit <= 0 then
+            limit = 1000
+          end
+          -- newest first among the old ones, as BullMQ picks them; age may
+          -- be fractional (0.5 = 500 ms)
+          local old = redis.call('ZREVRANGEBYSCORE', targetKey, now - age * 1000, '-inf', 'LIMIT', 0, limit)
+          if #old > 0 then
+            cold = cold or coldOps()
+            for _, id in ipairs(old) do
+              cold.removeFinished(prefix, id)
+            end
+            redis.call('ZREM', targetKey, unpack(old))
+          end
+        end
+        if count > 0 then
+          -- bounded per call (10000) so one finish never stalls Redis
+          local extra = redis.call('ZCARD', targetKey) - count
+          if extra > 0 then
+            if extra > 10000 then
+              extra = 10000
+            end
+            local old = redis.call('ZRANGE', targetKey, 0, extra - 1)
+            cold = cold or coldOps()
+            for _, id in ipairs(old) do
+              cold.removeFinished(prefix, id)
+            end
+            redis.call('ZREMRANGEBYRANK', targetKey, 0, extra - 1)
+          end
+        end
+      else
+        -- removed at once: detach from the parent (a failed child without
+        -- a policy is still one of its dependencies), then delete
+        if f[2] and f[2] ~= '' then
+          cold = cold or coldOps()
+          cold.detachFromParent(jobKey, f[2], false)
+        end
+        if token ~= '0' then
+          removeJobKeys(jobKey, jobKey .. ':lock')
+        else
+          removeJobKeys(jobKey)
+        end
+      end
+
+      -- The finish event is written with MAXLEN ~ (Node runs a separate
+      -- XTRIM before an untrimmed XADD: same bound, one call less).
+      emit(Q.events, maxEv, target, 'jobId', jobId, property, value, 'prev', 'active')
+      if not completed and atm >= (tonumber(attempts) or 0) then
+        emit(Q.events, nil, 'retries-exhausted', 'jobId', jobId, 'attemptsMade', atmS)
+      end
+      done[target] = done[target] + 1
+
+      -- the next job for the freed slot
+      if nextToken ~= '' then
+        if cold then
+          -- a flow or dedup step may have delayed a job to now
+          once.promoted = false
+        end
+        local r, pm = fetchJob(meta, prefix, now, nowS, nextToken, lockMs, limMax, limDur, workerName)
+        if r[1] ~= 0 or r[3] > 0 or r[4] > 0 or pm then
+          rc = r
+          break
+        end
+      end
+      if redis.call('LLEN', Q.wait) == 0 and redis.call('LLEN', Q.active) == 0
+        and redis.call('ZCARD', Q.prioritized) == 0 then
+        emit(Q.events, nil, 'drained')
+      end
+    until true
+  elseif kind == 'd' or kind == 'r' then
+    rare = rare or rareOps()
+    if kind == 'd' then
+      rc = rare.retryLater(prefix, jobId, now, token, ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], evMax)
+    else
+      rc = rare.retryNow(prefix, jobId, now, token, ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], evMax)
     end
-    i = i + 6
-    if not completed then
-      i = i + 2
-    end
-  elseif kind == 'd' then
-    rc = retryLater(prefix, id, now, token, ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], evMax)
-    i = i + 6
-  elseif kind == 'r' then
-    rc = retryNow(prefix, id, now, token, ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], evMax)
     i = i + 6
   else
     return redis.error_reply('moveToFinished: unknown record kind ' .. tostring(kind))
@@ -244,10 +227,13 @@ while i <= #ARGV do
   out[#out + 1] = rc
 end
 
+-- Metrics of this call's finished jobs, recorded at the end: they share
+-- `now`, so one update per series leaves what one per job would.
 if metricsMax > 0 then
+  rare = rare or rareOps()
   for target, n in pairs(done) do
     if n > 0 then
-      recordMetrics(prefix .. 'metrics:' .. target, n, now, nowS, metricsMax)
+      rare.recordMetrics(prefix .. 'metrics:' .. target, n, now, nowS, metricsMax)
     end
   end
 end

@@ -220,77 +220,85 @@ local function leaveActive(jobKey, jobId, token, lremCount)
   return 0
 end
 
--- moveToDelayed (§9.10): a failed attempt comes back after delay ms
--- (delay: the ARGV string). evMax() gives the events MAXLEN (writing it to
--- meta when absent). Returns 0, or leaveActive's refusal.
-local function retryLater(prefix, jobId, now, token, delay, reason, stack, evMax)
-  local jobKey = prefix .. jobId
-  local rc = leaveActive(jobKey, jobId, token, -1)
-  if rc ~= 0 then
-    return rc
+-- The retry and metrics steps of moveToFinished, built only when a call
+-- has a retry or records metrics: every function a script defines at its
+-- top level is a closure built on every call (see coldOps). Returns them
+-- in a table.
+local function rareOps()
+  -- moveToDelayed (§9.10): a failed attempt comes back after delay ms
+  -- (delay: the ARGV string). evMax() gives the events MAXLEN (writing it to
+  -- meta when absent). Returns 0, or leaveActive's refusal.
+  local function retryLater(prefix, jobId, now, token, delay, reason, stack, evMax)
+    local jobKey = prefix .. jobId
+    local rc = leaveActive(jobKey, jobId, token, -1)
+    if rc ~= 0 then
+      return rc
+    end
+    local maxEv = evMax()
+    redis.call('HSET', jobKey, 'failedReason', reason, 'stacktrace', stack, 'delay', delay)
+    redis.call('HINCRBY', jobKey, 'atm', 1)
+    local due = now + tonumber(delay)
+    redis.call('ZADD', Q.delayed, delayedScore(Q.delayed, due), jobId)
+    emit(Q.events, maxEv, 'delayed', 'jobId', jobId, 'delay', due)
+    marker1(Q.marker, Q.delayed)
+    return 0
   end
-  local maxEv = evMax()
-  redis.call('HSET', jobKey, 'failedReason', reason, 'stacktrace', stack, 'delay', delay)
-  redis.call('HINCRBY', jobKey, 'atm', 1)
-  local due = now + tonumber(delay)
-  redis.call('ZADD', Q.delayed, delayedScore(Q.delayed, due), jobId)
-  emit(Q.events, maxEv, 'delayed', 'jobId', jobId, 'delay', due)
-  marker1(Q.marker, Q.delayed)
-  return 0
-end
 
--- retryJob (§9.10, no backoff): a failed attempt goes straight back to
--- wait (or prioritized); lifo "1" puts it at the head. Returns 0, or
--- leaveActive's refusal.
-local function retryNow(prefix, jobId, now, token, lifo, reason, stack, evMax)
-  local jobKey = prefix .. jobId
-  promoteOnce(prefix, now)
-  local rc = leaveActive(jobKey, jobId, token, -1)
-  if rc ~= 0 then
-    return rc
+  -- retryJob (§9.10, no backoff): a failed attempt goes straight back to
+  -- wait (or prioritized); lifo "1" puts it at the head. Returns 0, or
+  -- leaveActive's refusal.
+  local function retryNow(prefix, jobId, now, token, lifo, reason, stack, evMax)
+    local jobKey = prefix .. jobId
+    promoteOnce(prefix, now)
+    local rc = leaveActive(jobKey, jobId, token, -1)
+    if rc ~= 0 then
+      return rc
+    end
+    local maxEv = evMax()
+    redis.call('HSET', jobKey, 'failedReason', reason, 'stacktrace', stack)
+    local priority = tonumber(redis.call('HGET', jobKey, 'priority')) or 0
+    local pm = pausedOrMaxed(Q.meta, Q.active)
+    enqueueReady(Q.wait, Q.prioritized, Q.pc, Q.marker, jobId, priority, lifo == '1', pm)
+    redis.call('HINCRBY', jobKey, 'atm', 1)
+    emit(Q.events, maxEv, 'waiting', 'jobId', jobId, 'prev', 'active')
+    return 0
   end
-  local maxEv = evMax()
-  redis.call('HSET', jobKey, 'failedReason', reason, 'stacktrace', stack)
-  local priority = tonumber(redis.call('HGET', jobKey, 'priority')) or 0
-  local pm = pausedOrMaxed(Q.meta, Q.active)
-  enqueueReady(Q.wait, Q.prioritized, Q.pc, Q.marker, jobId, priority, lifo == '1', pm)
-  redis.call('HINCRBY', jobKey, 'atm', 1)
-  emit(Q.events, maxEv, 'waiting', 'jobId', jobId, 'prev', 'active')
-  return 0
-end
 
--- Metrics (§9.9 step 13) for n jobs finished into target at now: the
--- series hash counts them; when the minute (now / 60000, floored) changed
--- since prevTS's, the jobs counted meanwhile are pushed as one data point,
--- then a zero per further minute (at most maxPoints data points in all),
--- newest first, and the list is trimmed to maxPoints. n jobs at once (they
--- share now) leave what n single finishes leave.
-local function recordMetrics(key, n, now, nowS, maxPoints)
-  local count = redis.call('HINCRBY', key, 'count', n) - n
-  local prev = redis.call('HMGET', key, 'prevTS', 'prevCount')
-  if not prev[1] then
-    redis.call('HSET', key, 'prevTS', nowS, 'prevCount', '0')
-    return
+  -- Metrics (§9.9 step 13) for n jobs finished into target at now: the
+  -- series hash counts them; when the minute (now / 60000, floored) changed
+  -- since prevTS's, the jobs counted meanwhile are pushed as one data point,
+  -- then a zero per further minute (at most maxPoints data points in all),
+  -- newest first, and the list is trimmed to maxPoints. n jobs at once (they
+  -- share now) leave what n single finishes leave.
+  local function recordMetrics(key, n, now, nowS, maxPoints)
+    local count = redis.call('HINCRBY', key, 'count', n) - n
+    local prev = redis.call('HMGET', key, 'prevTS', 'prevCount')
+    if not prev[1] then
+      redis.call('HSET', key, 'prevTS', nowS, 'prevCount', '0')
+      return
+    end
+    local points = math.min(math.floor(now / 60000) - math.floor(tonumber(prev[1]) / 60000), maxPoints)
+    if points <= 0 then
+      return
+    end
+    local data = key .. ':data'
+    redis.call('LPUSH', data, int(count - (tonumber(prev[2]) or 0)))
+    -- the zeros in chunks (unpack is bounded)
+    local zeros = points - 1
+    local chunk = {}
+    for i = 1, math.min(zeros, 1000) do
+      chunk[i] = '0'
+    end
+    while zeros > 0 do
+      local k = math.min(zeros, 1000)
+      redis.call('LPUSH', data, unpack(chunk, 1, k))
+      zeros = zeros - k
+    end
+    redis.call('LTRIM', data, 0, maxPoints - 1)
+    redis.call('HSET', key, 'prevCount', int(count), 'prevTS', nowS)
   end
-  local points = math.min(math.floor(now / 60000) - math.floor(tonumber(prev[1]) / 60000), maxPoints)
-  if points <= 0 then
-    return
-  end
-  local data = key .. ':data'
-  redis.call('LPUSH', data, int(count - (tonumber(prev[2]) or 0)))
-  -- the zeros in chunks (unpack is bounded)
-  local zeros = points - 1
-  local chunk = {}
-  for i = 1, math.min(zeros, 1000) do
-    chunk[i] = '0'
-  end
-  while zeros > 0 do
-    local k = math.min(zeros, 1000)
-    redis.call('LPUSH', data, unpack(chunk, 1, k))
-    zeros = zeros - k
-  end
-  redis.call('LTRIM', data, 0, maxPoints - 1)
-  redis.call('HSET', key, 'prevCount', int(count), 'prevTS', nowS)
+
+  return {retryLater = retryLater, retryNow = retryNow, recordMetrics = recordMetrics}
 end
 
 -- The flow and deduplication helpers (parents, retention of children,
