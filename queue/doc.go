@@ -35,7 +35,10 @@
 // queue (Worker.RateLimit, then return RateLimitError). Close waits for
 // running jobs until its context ends. A Worker built without a Handler
 // processes by hand: GetNextJob, Job.ExtendLock, Job.MoveToCompleted,
-// Job.MoveToFailed.
+// Job.MoveToFailed. Finishes that queue up while one is in flight go to
+// Redis together in one script call (group commit), each job's effects
+// and events as if alone. With WorkerOptions.Metrics it records the
+// per-minute completed/failed counts Node's `metrics` option records.
 //
 // # Events
 //
@@ -62,8 +65,7 @@
 //
 // # Not supported
 //
-// Adding flows from Go (no FlowProducer), creating job schedulers from Go,
-// recording metrics, moving jobs by hand to delayed or waiting-children
+// Moving jobs by hand to delayed or waiting-children
 // (moveToDelayed, moveToWaitingChildren), sandboxed processors and custom
 // backoff strategies. The "Not implemented yet" list of docs/queues.md is
 // the current account; docs/bullmq-protocol.md describes the Redis layout

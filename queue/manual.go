@@ -80,11 +80,9 @@ func (j *Job) MoveToCompleted(ctx context.Context, value any, token string) erro
 	if err != nil {
 		return err
 	}
-	count, age, limit := keepArgs(j.Opts.RemoveOnComplete, w.opts.RemoveOnComplete)
 	now := w.now()
-	if _, err := scriptMoveToFinished.run(ctx, w.c, j.ID, w.wkeys,
-		trimArgs(13, w.k.base, j.ID, now, token, "completed", rv, count, age, limit,
-			j.Opts.Attempts, "0", "", w.lockMs, w.limMax, w.limDur, w.opts.Name, "")...); err != nil {
+	if err := w.manualFinish(ctx, j, now, "c", j.ID, token, rv,
+		keepArg(keepArgs(j.Opts.RemoveOnComplete, w.opts.RemoveOnComplete)), ""); err != nil {
 		return err
 	}
 	j.ReturnValue, j.FinishedOn = json.RawMessage(rv), now
@@ -114,14 +112,12 @@ func (j *Job) MoveToFailed(ctx context.Context, cause error, token string) error
 	now := w.now()
 	switch {
 	case retry && delay > 0:
-		_, err = scriptMoveToDelayed.run(ctx, w.c, j.ID, w.wkeys, w.k.base, j.ID, now, token, delay, reason, st)
+		err = w.manualFinish(ctx, j, now, "d", j.ID, token, delay, reason, st)
 	case retry:
-		_, err = scriptRetryJob.run(ctx, w.c, j.ID, w.wkeys, w.k.base, j.ID, now, token, boolArg(j.Opts.LIFO), reason, st)
+		err = w.manualFinish(ctx, j, now, "r", j.ID, token, boolArg(j.Opts.LIFO), reason, st)
 	default:
-		count, age, limit := keepArgs(j.Opts.RemoveOnFail, w.opts.RemoveOnFail)
-		_, err = scriptMoveToFinished.run(ctx, w.c, j.ID, w.wkeys,
-			trimArgs(13, w.k.base, j.ID, now, token, "failed", reason, count, age, limit,
-				j.Opts.Attempts, "0", "", w.lockMs, w.limMax, w.limDur, w.opts.Name, st)...)
+		err = w.manualFinish(ctx, j, now, "f", j.ID, token, reason,
+			keepArg(keepArgs(j.Opts.RemoveOnFail, w.opts.RemoveOnFail)), "", j.Opts.Attempts, st)
 		if err == nil {
 			j.FinishedOn = now
 		}
@@ -152,6 +148,27 @@ func (j *Job) ExtendLock(ctx context.Context, token string, d time.Duration) err
 	}
 	if arr, _ := res.([]any); len(arr) > 0 {
 		return fmt.Errorf("queue: extend lock of job %s: %w", j.ID, ErrLockMissing)
+	}
+	return nil
+}
+
+// manualFinish sends one moveToFinished record (see worker_batch.go) for a
+// job processed by hand, alone and without fetching a next job (its
+// next-token field, where the record has one, is empty), and returns the
+// record's refusal as an error.
+func (w *Worker) manualFinish(ctx context.Context, j *Job, now int64, rec ...any) error {
+	args := append(make([]any, 0, finishHeaderArgs+len(rec)),
+		w.k.base, now, w.lockMs, w.limMax, w.limDur, w.opts.Name, w.metricsMax)
+	res, err := scriptMoveToFinished.run(ctx, w.c, j.ID, w.wkeys, append(args, rec...)...)
+	if err != nil {
+		return err
+	}
+	replies, ok := res.([]any)
+	if !ok || len(replies) != 1 {
+		return errors.New("queue: moveToFinished: unexpected reply shape")
+	}
+	if code, ok := replies[0].(int64); ok && code < 0 {
+		return codeError(scriptMoveToFinished.name, j.ID, code)
 	}
 	return nil
 }

@@ -106,6 +106,7 @@ func (q *Queue) Close() error { return nil }
 
 var (
 	scriptAddJob   = newScript("addJob")
+	scriptAddJobs  = newScript("addJobs")
 	scriptGetState = newScript("getState")
 	scriptPause    = newScript("pause")
 	scriptResume   = newScript("resume")
@@ -253,8 +254,9 @@ type BulkJob struct {
 }
 
 // AddBulk validates every job first (nothing is written if one is invalid),
-// then adds them in one pipelined round trip. Like BullMQ's addBulk the adds
-// are independent, not one transaction.
+// then adds them in one pipelined round trip: up to addBulkChunk jobs per
+// addJobs script call, each job added exactly as Add adds it, in order.
+// Like BullMQ's addBulk the adds are not one transaction (each chunk is).
 func (q *Queue) AddBulk(ctx context.Context, jobs []BulkJob) ([]*Job, error) {
 	ps := make([]*prepared, len(jobs))
 	for i, bj := range jobs {
@@ -270,15 +272,15 @@ func (q *Queue) AddBulk(ctx context.Context, jobs []BulkJob) ([]*Job, error) {
 	if err := q.ensureLoaded(ctx, false); err != nil {
 		return nil, err
 	}
-	todo := ps
+	todo := bulkChunks(ps)
 	for attempt := 0; ; attempt++ {
 		cmds, err := q.c.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-			for _, p := range todo {
-				scriptAddJob.s.EvalSha(ctx, pipe, p.keys, p.args...)
+			for _, c := range todo {
+				scriptAddJobs.s.EvalSha(ctx, pipe, c[0].keys, bulkArgs(c)...)
 			}
 			return nil
 		})
-		var retry []*prepared
+		var retry [][]*prepared
 		for i, cmd := range cmds {
 			cerr := cmd.Err()
 			if cerr != nil && strings.HasPrefix(cerr.Error(), "NOSCRIPT") && attempt == 0 {
@@ -288,11 +290,17 @@ func (q *Queue) AddBulk(ctx context.Context, jobs []BulkJob) ([]*Job, error) {
 			if cerr != nil {
 				return nil, fmt.Errorf("queue: AddBulk: %w", cerr)
 			}
-			id, _, rerr := addResult(cmd.(*redis.Cmd).Val())
-			if rerr != nil {
-				return nil, rerr
+			replies, _ := cmd.(*redis.Cmd).Val().([]any)
+			if len(replies) != len(todo[i]) {
+				return nil, fmt.Errorf("queue: AddBulk: %d replies for %d jobs", len(replies), len(todo[i]))
 			}
-			todo[i].job.ID = id
+			for j, r := range replies {
+				id, _, rerr := addResult(r)
+				if rerr != nil {
+					return nil, rerr
+				}
+				todo[i][j].job.ID = id
+			}
 		}
 		if len(retry) == 0 {
 			if err != nil && !strings.HasPrefix(err.Error(), "NOSCRIPT") {
@@ -301,7 +309,7 @@ func (q *Queue) AddBulk(ctx context.Context, jobs []BulkJob) ([]*Job, error) {
 			break
 		}
 		// The server lost its script cache (restart, SCRIPT FLUSH): load and
-		// send only the adds that did not run.
+		// send only the chunks that did not run.
 		if err := q.ensureLoaded(ctx, true); err != nil {
 			return nil, err
 		}
@@ -314,12 +322,52 @@ func (q *Queue) AddBulk(ctx context.Context, jobs []BulkJob) ([]*Job, error) {
 	return out, nil
 }
 
+// addBulkChunk and addBulkChunkBytes bound one addJobs call (jobs, and
+// bytes of data and options) so that no call holds Redis for long.
+const (
+	addBulkChunk      = 100
+	addBulkChunkBytes = 1 << 20
+)
+
+// bulkChunks splits ps into addJobs calls.
+func bulkChunks(ps []*prepared) [][]*prepared {
+	var out [][]*prepared
+	start, size := 0, 0
+	for i, p := range ps {
+		n := len(p.args[4].(string)) + len(p.args[5].(string))
+		if i > start && (i-start == addBulkChunk || size+n > addBulkChunkBytes) {
+			out = append(out, ps[start:i])
+			start, size = i, 0
+		}
+		size += n
+	}
+	return append(out, ps[start:])
+}
+
+// bulkArgs is the ARGV of addJobs for one chunk: the prefix, then per job
+// the count of its addJob arguments after the prefix and those arguments.
+func bulkArgs(c []*prepared) []any {
+	n := 1
+	for _, p := range c {
+		n += len(p.args)
+	}
+	args := make([]any, 0, n)
+	args = append(args, c[0].args[0])
+	for _, p := range c {
+		args = append(args, len(p.args)-1)
+		args = append(args, p.args[1:]...)
+	}
+	return args
+}
+
 func (q *Queue) ensureLoaded(ctx context.Context, force bool) error {
 	if q.loaded.Load() && !force {
 		return nil
 	}
-	if err := scriptAddJob.load(ctx, q.c); err != nil {
-		return err
+	for _, sc := range []*script{scriptAddJob, scriptAddJobs} {
+		if err := sc.load(ctx, q.c); err != nil {
+			return err
+		}
 	}
 	q.loaded.Store(true)
 	return nil

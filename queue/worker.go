@@ -118,7 +118,26 @@ type WorkerOptions struct {
 	// OnEvent, when set, is called synchronously for every WorkerEvent; it
 	// must be quick and must not block. Defaults to nil.
 	OnEvent func(WorkerEvent)
+	// Metrics, when set, records the queue's completed and failed counts
+	// per minute as Node's worker option `metrics` does (read them with
+	// Queue.GetMetrics). Defaults to nil (not recorded).
+	Metrics *MetricsOptions
 }
+
+// MetricsOptions configure metrics recording (Node's `metrics` option).
+type MetricsOptions struct {
+	// MaxDataPoints is how many per-minute data points each series keeps
+	// (Node's maxDataPoints; MetricsOneWeek keeps a week). Must be ≥ 1.
+	MaxDataPoints int
+}
+
+// Data point counts for MetricsOptions.MaxDataPoints (one per minute), as
+// Node's MetricsTime names them.
+const (
+	MetricsOneHour  = 60
+	MetricsOneWeek  = 60 * 24 * 7
+	MetricsTwoWeeks = 2 * MetricsOneWeek
+)
 
 func (o *WorkerOptions) withDefaults() WorkerOptions {
 	var out WorkerOptions
@@ -164,6 +183,10 @@ func (o *WorkerOptions) withDefaults() WorkerOptions {
 		l := *out.Limiter
 		out.Limiter = &l
 	}
+	if out.Metrics != nil {
+		m := *out.Metrics
+		out.Metrics = &m
+	}
 	return out
 }
 
@@ -189,6 +212,8 @@ func (o *WorkerOptions) validate() error {
 		return optErr("MaxRateLimitDelay", "must not be negative")
 	case o.Limiter != nil && (o.Limiter.Max < 1 || o.Limiter.Duration < time.Millisecond):
 		return optErr("Limiter", "needs Max ≥ 1 and Duration ≥ 1ms")
+	case o.Metrics != nil && o.Metrics.MaxDataPoints < 1:
+		return optErr("Metrics", "MaxDataPoints must be at least 1 (got %d)", o.Metrics.MaxDataPoints)
 	}
 	for name, k := range map[string]*KeepJobs{"RemoveOnComplete": o.RemoveOnComplete, "RemoveOnFail": o.RemoveOnFail} {
 		if k != nil && (k.Count < -1 || k.Age < 0 || k.Limit < 0) {
@@ -223,6 +248,9 @@ type Worker struct {
 	limMax, limDur int64
 	lockMs         int64
 	limitUntil     atomic.Int64 // ms; set when a handler returns RateLimitError
+	metricsMax     int64        // Metrics.MaxDataPoints, 0 = off
+
+	batch finishBatcher // finishes waiting for the call in flight
 
 	mu       sync.Mutex
 	started  bool
@@ -294,6 +322,9 @@ func NewWorker(c redis.UniversalClient, queue string, h Handler, opts *WorkerOpt
 	w.jobCtx, w.jobCancel = context.WithCancelCause(context.Background())
 	if o.Limiter != nil {
 		w.limMax, w.limDur = int64(o.Limiter.Max), o.Limiter.Duration.Milliseconds()
+	}
+	if o.Metrics != nil {
+		w.metricsMax = int64(o.Metrics.MaxDataPoints)
 	}
 	w.fetchEp = &episode{log: log, what: "fetching jobs"}
 	w.renewEp = &episode{log: log, what: "renewing locks"}
@@ -722,7 +753,8 @@ func keepArgs(job, worker *KeepJobs) (count int64, age float64, limit int64) {
 	return int64(k.Count), k.Age.Seconds(), int64(k.Limit)
 }
 
-// finishArgs builds the ARGV of moveToFinished.
+// finish completes or finally fails job (a moveToFinished record, see
+// worker_batch.go) and returns the job fetched next for the slot.
 func (w *Worker) finish(job *Job, token, target, value string, keep *KeepJobs, stacktrace string) (fetchReply, string, error) {
 	var wk *KeepJobs
 	if target == "completed" {
@@ -731,18 +763,20 @@ func (w *Worker) finish(job *Job, token, target, value string, keep *KeepJobs, s
 		wk = w.opts.RemoveOnFail
 	}
 	count, age, limit := keepArgs(keep, wk)
-	fetch := "1"
 	nextToken := ""
-	if w.closing.Load() {
-		fetch = "0"
-	} else {
+	if !w.closing.Load() {
 		nextToken = w.newToken()
 	}
-	res, maybeApplied, err := w.finishRun(job, token, func(ctx context.Context) (any, error) {
-		return scriptMoveToFinished.run(ctx, w.c, job.ID, w.wkeys,
-			trimArgs(13, w.k.base, job.ID, w.now(), token, target, value, count, age, limit,
-				job.Opts.Attempts, fetch, nextToken, w.lockMs, w.limMax, w.limDur, w.opts.Name, stacktrace)...)
-	})
+	keepS := keepArg(count, age, limit)
+	var res any
+	var maybeApplied bool
+	var err error
+	if target == "completed" {
+		res, maybeApplied, err = w.finishRecord(job, token, "c", job.ID, token, value, keepS, nextToken)
+	} else {
+		res, maybeApplied, err = w.finishRecord(job, token, "f", job.ID, token, value, keepS, nextToken,
+			job.Opts.Attempts, stacktrace)
+	}
 	if err != nil {
 		if w.finishedBefore(job, err, maybeApplied, count == 0, JobState(target)) {
 			return fetchReply{}, "", nil
@@ -836,14 +870,13 @@ func (w *Worker) fail(job *Job, token string, herr error, stack string) (fetchRe
 	st := stacktraceJSON(job, stack)
 	retry, delay := w.retryDecision(job, herr)
 	if retry {
-		_, maybeApplied, err := w.finishRun(job, token, func(ctx context.Context) (any, error) {
-			if delay > 0 {
-				return scriptMoveToDelayed.run(ctx, w.c, job.ID, w.wkeys,
-					w.k.base, job.ID, w.now(), token, delay, reason, st)
-			}
-			return scriptRetryJob.run(ctx, w.c, job.ID, w.wkeys,
-				w.k.base, job.ID, w.now(), token, boolArg(job.Opts.LIFO), reason, st)
-		})
+		var maybeApplied bool
+		var err error
+		if delay > 0 {
+			_, maybeApplied, err = w.finishRecord(job, token, "d", job.ID, token, delay, reason, st)
+		} else {
+			_, maybeApplied, err = w.finishRecord(job, token, "r", job.ID, token, boolArg(job.Opts.LIFO), reason, st)
+		}
 		if err != nil && w.finishedBefore(job, err, maybeApplied, false, StateDelayed, StateWaiting, StatePrioritized) {
 			err = nil
 		}

@@ -58,13 +58,13 @@ func (w *Worker) lockExpiry(id, token string, fallback int64) int64 {
 }
 
 // finishRun runs one finishing script call, retrying transient errors with
-// capped backoff (50 ms → 1 s) until the job's lock may have expired or the
-// worker's Redis context ends. maybeApplied is true when an attempt failed
-// in a way that does not tell whether Redis ran it (the reply was lost):
-// a later refusal may then be the echo of that attempt's success.
-func (w *Worker) finishRun(job *Job, token string, call func(context.Context) (any, error)) (res any, maybeApplied bool, err error) {
+// capped backoff (50 ms → 1 s) until a lock of the jobs it finishes may
+// have expired (deadline: the earliest expiry, ms) or the worker's Redis
+// context ends. maybeApplied is true when an attempt failed in a way that
+// does not tell whether Redis ran it (the reply was lost): a later refusal
+// may then be the echo of that attempt's success.
+func (w *Worker) finishRun(deadline func() int64, call func(context.Context) (any, error)) (res any, maybeApplied bool, err error) {
 	bo := retryBackoff{min: 50 * time.Millisecond, max: time.Second}
-	fallback := w.now() + w.lockMs
 	for {
 		res, err = call(w.runCtx)
 		if !transient(err) || w.runCtx.Err() != nil {
@@ -72,7 +72,7 @@ func (w *Worker) finishRun(job *Job, token string, call func(context.Context) (a
 		}
 		maybeApplied = true
 		w.finishEp.fail(err)
-		left := time.Duration(w.lockExpiry(job.ID, token, fallback)-w.now()) * time.Millisecond
+		left := time.Duration(deadline()-w.now()) * time.Millisecond
 		if left <= 0 {
 			return nil, true, err
 		}

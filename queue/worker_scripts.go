@@ -10,8 +10,6 @@ import (
 var (
 	scriptMoveToActive   = newScript("moveToActive")
 	scriptMoveToFinished = newScript("moveToFinished")
-	scriptMoveToDelayed  = newScript("moveToDelayed")
-	scriptRetryJob       = newScript("retryJob")
 	scriptMoveToWait     = newScript("moveToWait")
 	scriptExtendLocks    = newScript("extendLocks")
 	scriptStalledCheck   = newScript("stalledCheck")

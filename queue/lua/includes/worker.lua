@@ -18,6 +18,31 @@ do
   }
 end
 
+-- What one call has already done and need not repeat for its next job:
+-- promoted the due delayed jobs (at the call's one `now`; false again once
+-- something that may delay a job to now has run, see moveToFinished),
+-- written the marker, found the stalled set absent (nothing in a worker
+-- script but the stalled check, which does not use this, adds to it).
+local once = {promoted = false, marked = false, noStalled = nil}
+
+-- PROMOTE once per call: a second promotion at the same `now` finds
+-- nothing, unless the first hit its 1000-job bound.
+local function promoteOnce(prefix, now)
+  if not once.promoted then
+    once.promoted = promoteDelayed(Q, prefix, now) < 1000
+  end
+end
+
+-- SREM jobId from stalled, unless the set is known to be absent.
+local function unstall(jobId)
+  if once.noStalled == nil then
+    once.noStalled = redis.call('EXISTS', Q.stalled) == 0
+  end
+  if not once.noStalled then
+    redis.call('SREM', Q.stalled, jobId)
+  end
+end
+
 -- Earliest delayed due time (ms), 0 when nothing is delayed.
 local function nextDelayed()
   local first = redis.call('ZRANGE', Q.delayed, 0, 0, 'WITHSCORES')
@@ -47,7 +72,7 @@ local function fetchJob(m, prefix, now, nowS, token, lockDuration, limMax, limDu
       pm = true
     end
   end
-  promoteDelayed(Q, prefix, now)
+  promoteOnce(prefix, now)
 
   local maxJobs = tonumber(m[3])
   if not maxJobs and limMax > 0 then
@@ -126,20 +151,31 @@ local function fetchJob(m, prefix, now, nowS, token, lockDuration, limMax, limDu
   else
     redis.call('HSET', jobKey, 'processedOn', nowS, 'ats', atsS)
   end
-  local set = function(idx, field, v)
-    if idx then
-      h[idx] = v
+  -- patch the copy (no closure: this runs once per fetched job)
+  local n = #h
+  if iAts then
+    h[iAts] = atsS
+  else
+    h[n + 1], h[n + 2] = 'ats', atsS
+    n = n + 2
+  end
+  if iPo then
+    h[iPo] = nowS
+  else
+    h[n + 1], h[n + 2] = 'processedOn', nowS
+    n = n + 2
+  end
+  if workerName ~= '' then
+    if iPb then
+      h[iPb] = workerName
     else
-      h[#h + 1] = field
-      h[#h + 1] = v
+      h[n + 1], h[n + 2] = 'pb', workerName
     end
   end
-  set(iAts, 'ats', atsS)
-  set(iPo, 'processedOn', nowS)
-  if workerName ~= '' then
-    set(iPb, 'pb', workerName)
+  if not once.marked then
+    redis.call('ZADD', Q.marker, '0', '0')
+    once.marked = true
   end
-  redis.call('ZADD', Q.marker, '0', '0')
   return {h, id, 0, 0}, false
 end
 
@@ -162,7 +198,7 @@ end
 local function dropLock(jobKey, jobId, token)
   if token ~= '0' then
     redis.call('DEL', jobKey .. ':lock')
-    redis.call('SREM', Q.stalled, jobId)
+    unstall(jobId)
   end
 end
 
@@ -182,6 +218,87 @@ local function leaveActive(jobKey, jobId, token, lremCount)
   end
   dropLock(jobKey, jobId, token)
   return 0
+end
+
+-- The retry and metrics steps of moveToFinished, built only when a call
+-- has a retry or records metrics: every function a script defines at its
+-- top level is a closure built on every call (see coldOps). Returns them
+-- in a table.
+local function rareOps()
+  -- moveToDelayed (§9.10): a failed attempt comes back after delay ms
+  -- (delay: the ARGV string). evMax() gives the events MAXLEN (writing it to
+  -- meta when absent). Returns 0, or leaveActive's refusal.
+  local function retryLater(prefix, jobId, now, token, delay, reason, stack, evMax)
+    local jobKey = prefix .. jobId
+    local rc = leaveActive(jobKey, jobId, token, -1)
+    if rc ~= 0 then
+      return rc
+    end
+    local maxEv = evMax()
+    redis.call('HSET', jobKey, 'failedReason', reason, 'stacktrace', stack, 'delay', delay)
+    redis.call('HINCRBY', jobKey, 'atm', 1)
+    local due = now + tonumber(delay)
+    redis.call('ZADD', Q.delayed, delayedScore(Q.delayed, due), jobId)
+    emit(Q.events, maxEv, 'delayed', 'jobId', jobId, 'delay', due)
+    marker1(Q.marker, Q.delayed)
+    return 0
+  end
+
+  -- retryJob (§9.10, no backoff): a failed attempt goes straight back to
+  -- wait (or prioritized); lifo "1" puts it at the head. Returns 0, or
+  -- leaveActive's refusal.
+  local function retryNow(prefix, jobId, now, token, lifo, reason, stack, evMax)
+    local jobKey = prefix .. jobId
+    promoteOnce(prefix, now)
+    local rc = leaveActive(jobKey, jobId, token, -1)
+    if rc ~= 0 then
+      return rc
+    end
+    local maxEv = evMax()
+    redis.call('HSET', jobKey, 'failedReason', reason, 'stacktrace', stack)
+    local priority = tonumber(redis.call('HGET', jobKey, 'priority')) or 0
+    local pm = pausedOrMaxed(Q.meta, Q.active)
+    enqueueReady(Q.wait, Q.prioritized, Q.pc, Q.marker, jobId, priority, lifo == '1', pm)
+    redis.call('HINCRBY', jobKey, 'atm', 1)
+    emit(Q.events, maxEv, 'waiting', 'jobId', jobId, 'prev', 'active')
+    return 0
+  end
+
+  -- Metrics (§9.9 step 13) for n jobs finished into target at now: the
+  -- series hash counts them; when the minute (now / 60000, floored) changed
+  -- since prevTS's, the jobs counted meanwhile are pushed as one data point,
+  -- then a zero per further minute (at most maxPoints data points in all),
+  -- newest first, and the list is trimmed to maxPoints. n jobs at once (they
+  -- share now) leave what n single finishes leave.
+  local function recordMetrics(key, n, now, nowS, maxPoints)
+    local count = redis.call('HINCRBY', key, 'count', n) - n
+    local prev = redis.call('HMGET', key, 'prevTS', 'prevCount')
+    if not prev[1] then
+      redis.call('HSET', key, 'prevTS', nowS, 'prevCount', '0')
+      return
+    end
+    local points = math.min(math.floor(now / 60000) - math.floor(tonumber(prev[1]) / 60000), maxPoints)
+    if points <= 0 then
+      return
+    end
+    local data = key .. ':data'
+    redis.call('LPUSH', data, int(count - (tonumber(prev[2]) or 0)))
+    -- the zeros in chunks (unpack is bounded)
+    local zeros = points - 1
+    local chunk = {}
+    for i = 1, math.min(zeros, 1000) do
+      chunk[i] = '0'
+    end
+    while zeros > 0 do
+      local k = math.min(zeros, 1000)
+      redis.call('LPUSH', data, unpack(chunk, 1, k))
+      zeros = zeros - k
+    end
+    redis.call('LTRIM', data, 0, maxPoints - 1)
+    redis.call('HSET', key, 'prevCount', int(count), 'prevTS', nowS)
+  end
+
+  return {retryLater = retryLater, retryNow = retryNow, recordMetrics = recordMetrics}
 end
 
 -- The flow and deduplication helpers (parents, retention of children,
