@@ -32,7 +32,9 @@
 // locks and recovering stalled jobs (Node's or Go's). It honours the
 // queue's pause, global concurrency and rate limits, retries with backoff,
 // and fails jobs for good with Unrecoverable; a handler can rate-limit the
-// queue (Worker.RateLimit, then return RateLimitError). Close waits for
+// queue (Worker.RateLimit, then return RateLimitError). With
+// WorkerOptions.Metrics it records the completed and failed counts per
+// minute, as Node's metrics option (docs/metrics-recording.md). Close waits for
 // running jobs until its context ends. A Worker built without a Handler
 // processes by hand: GetNextJob, Job.ExtendLock, Job.MoveToCompleted,
 // Job.MoveToFailed.
@@ -62,10 +64,11 @@
 //
 // # Not supported
 //
-// Adding flows from Go (no FlowProducer), creating job schedulers from Go,
-// recording metrics, moving jobs by hand to delayed or waiting-children
-// (moveToDelayed, moveToWaitingChildren), sandboxed processors and custom
-// backoff strategies. The "Not implemented yet" list of docs/queues.md is
-// the current account; docs/bullmq-protocol.md describes the Redis layout
-// this package writes.
+// Moving jobs by hand to delayed or waiting-children (Node's moveToDelayed,
+// moveToWaitingChildren, DelayedError, WaitingChildrenError), a blocking
+// GetNextJob, getDependenciesCount, Node's per-queue options of a flow
+// (queuesOptions), cron patterns with L, W, # or H, sandboxed processors,
+// custom backoff strategies and a worker-local pause. The "Not implemented
+// yet" list of docs/queues.md is the current account; docs/bullmq-protocol.md
+// describes the Redis layout this package writes.
 package queue
