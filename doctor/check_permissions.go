@@ -115,7 +115,7 @@ func (d *diag) checkPermissions(ctx context.Context, c *Check) string {
 		var re redisError
 		if errors.As(err, &re) {
 			add(c, "unverified", StatusWarn, "could not verify the user's permissions: neither ACL DRYRUN nor MULTI is allowed ("+firstLine(string(re))+")",
-				"as an admin run ACL GETUSER "+d.user+" and check the commands listed in the README (zyeute doctor, Permissions)")
+				"as an admin run ACL GETUSER "+d.user+" and check the commands listed in docs/operations.md (zyeute doctor, 6. Permissions)")
 			return ""
 		}
 		code, msg, fix := classifyConnErr(d.server, err, d.o.CheckTimeout)

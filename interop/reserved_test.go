@@ -21,7 +21,7 @@ func TestInteropReservedJobIDs(t *testing.T) {
 	})
 	for i, id := range []string{"completed", "stalled-check"} {
 		if ids[i] != id {
-			t.Fatalf("Node add %q returned %q: Node no longer accepts it, update the README", id, ids[i])
+			t.Fatalf("Node add %q returned %q: Node no longer accepts it, update docs/http-api.md (Reserved job ids)", id, ids[i])
 		}
 		if typ := e.c.Type(e.ctx, e.key(name, id)).Val(); typ != "hash" {
 			t.Errorf("after Node's add, %s is a %s, want the job hash Node wrote over it", id, typ)

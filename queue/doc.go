@@ -38,7 +38,8 @@
 // Job.MoveToFailed. Finishes that queue up while one is in flight go to
 // Redis together in one script call (group commit), each job's effects
 // and events as if alone. With WorkerOptions.Metrics it records the
-// per-minute completed/failed counts Node's `metrics` option records.
+// per-minute completed/failed counts Node's `metrics` option records
+// (docs/metrics-recording.md).
 //
 // # Events
 //
@@ -65,9 +66,11 @@
 //
 // # Not supported
 //
-// Moving jobs by hand to delayed or waiting-children
-// (moveToDelayed, moveToWaitingChildren), sandboxed processors and custom
-// backoff strategies. The "Not implemented yet" list of docs/queues.md is
-// the current account; docs/bullmq-protocol.md describes the Redis layout
-// this package writes.
+// Moving jobs by hand to delayed or waiting-children (Node's moveToDelayed,
+// moveToWaitingChildren, DelayedError, WaitingChildrenError), a blocking
+// GetNextJob, getDependenciesCount, Node's per-queue options of a flow
+// (queuesOptions), cron patterns with L, W, # or H, sandboxed processors,
+// custom backoff strategies and a worker-local pause. The "Not implemented
+// yet" list of docs/queues.md is the current account; docs/bullmq-protocol.md
+// describes the Redis layout this package writes.
 package queue

@@ -4,8 +4,8 @@
 // handlers; a Dispatcher that stores jobs in Redis when it is connected and
 // runs them synchronously in-process otherwise (degraded mode: nothing
 // accepted is lost); a Pool of queue workers; cached, O(number of queues)
-// queue statistics; admin operations (list, retry, promote, remove); and
-// the HTTP routes for all of it.
+// queue statistics; and the HTTP routes for all of it. Admin operations
+// (retry, promote, remove, clean…) are the queue package's own.
 //
 // The real work of each queue belongs to other backend services (video
 // transcoder, chain client, warehouse…). Each handler calls a small
