@@ -193,12 +193,13 @@ type childLink struct {
 	Value json.RawMessage `json:"value,omitempty"`
 }
 
-// linkOf splits "<prefix>:<queue>:<id>" (a job key) or "<prefix>:<queue>"
-// plus an id.
-func (s *Server) linkOf(queueKey, id string) jobLink {
-	l := jobLink{ID: id, Key: queueKey + ":" + id}
-	if rest, ok := strings.CutPrefix(queueKey, s.o.Prefix+":"); ok {
-		l.Queue = rest
+// linkOf is the link to the job whose key is key ("<prefix>:<queue>:<id>",
+// as flows store parents and children); Queue is empty when the job is
+// under another prefix.
+func (s *Server) linkOf(key string) jobLink {
+	l := jobLink{ID: key[strings.LastIndexByte(key, ':')+1:], Key: key}
+	if name, id, ok := queue.ParseJobKey(s.o.Prefix, key); ok {
+		l.Queue, l.ID = name, id
 	}
 	return l
 }
@@ -242,26 +243,16 @@ func (s *Server) getJob(w http.ResponseWriter, r *http.Request, _ *caller) error
 		return redisError("reading job logs", err)
 	}
 	p.Logs, p.LogCount = logs.Logs, logs.Count
-	if len(j.Parent) > 0 {
-		var par struct {
-			ID       string `json:"id"`
-			QueueKey string `json:"queueKey"`
-		}
-		if json.Unmarshal(j.Parent, &par) == nil && par.ID != "" {
-			l := s.linkOf(par.QueueKey, par.ID)
-			p.Parent = &l
-		}
+	if j.ParentKey != "" {
+		l := s.linkOf(j.ParentKey)
+		p.Parent = &l
 	}
 	vals, err := j.GetChildrenValues(ctx)
 	if err != nil {
 		return redisError("reading children", err)
 	}
 	for key, v := range vals {
-		i := strings.LastIndexByte(key, ':')
-		if i < 0 {
-			continue
-		}
-		p.Children = append(p.Children, childLink{jobLink: s.linkOf(key[:i], key[i+1:]), Value: clip(p, "children", v)})
+		p.Children = append(p.Children, childLink{jobLink: s.linkOf(key), Value: clip(p, "children", v)})
 		if len(p.Children) >= MaxPageSize {
 			break
 		}
@@ -292,9 +283,7 @@ func (s *Server) pendingChildren(ctx context.Context, j *queue.Job, cursor uint6
 	}
 	out := make([]jobLink, 0, min(len(d.Unprocessed), maxPendingPage))
 	for _, key := range d.Unprocessed[:min(len(d.Unprocessed), maxPendingPage)] {
-		if i := strings.LastIndexByte(key, ':'); i > 0 {
-			out = append(out, s.linkOf(key[:i], key[i+1:]))
-		}
+		out = append(out, s.linkOf(key))
 	}
 	next := ""
 	if d.NextUnprocessedCursor != 0 {

@@ -63,3 +63,19 @@ func (k keys) repeat() string          { return k.base + "repeat" }
 func (k keys) job(id string) string  { return k.base + id }
 func (k keys) lock(id string) string { return k.base + id + ":lock" }
 func (k keys) logs(id string) string { return k.base + id + ":logs" }
+
+// ParseJobKey splits a job's key "<prefix>:<queue>:<id>" — as flows store a
+// parent (Job.ParentKey) and its children (GetChildrenValues,
+// GetDependencies) — into the queue name and the job id. ok is false when
+// key is not under prefix or has no queue or id.
+func ParseJobKey(prefix, key string) (queueName, id string, ok bool) {
+	rest, found := strings.CutPrefix(key, prefix+":")
+	if !found {
+		return "", "", false
+	}
+	queueName, id, found = strings.Cut(rest, ":")
+	if !found || queueName == "" || id == "" {
+		return "", "", false
+	}
+	return queueName, id, true
+}
