@@ -11,8 +11,6 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-func init() { drivers[implAsynq] = newAsynqDriver }
-
 const asynqTaskType = "bench"
 
 // asynqDriver runs asynq with its defaults (1 s TaskCheckInterval, the

@@ -50,7 +50,7 @@ type driver interface {
 }
 
 // newDriver is set per implementation in ours.go and asynq.go.
-var drivers = map[string]func(s spec) (driver, error){}
+var drivers = map[string]func(s spec) (driver, error){implOurs: newOursDriver, implAsynq: newAsynqDriver}
 
 // childMain runs one scenario described by the JSON spec in arg.
 func childMain(ctx context.Context, arg string, stdin io.Reader, stdout io.Writer) error {

@@ -9,8 +9,6 @@ import (
 	"github.com/zyeute/zyeute-redis/queue"
 )
 
-func init() { drivers[implOurs] = newOursDriver }
-
 const jobName = "bench"
 
 // oursDriver runs our queue package with its defaults ("bull" prefix), as a
