@@ -49,7 +49,7 @@ type driver interface {
 	close() error
 }
 
-// newDriver is set per implementation in ours.go and asynq.go.
+// drivers builds each implementation's driver (ours.go, asynq.go).
 var drivers = map[string]func(s spec) (driver, error){implOurs: newOursDriver, implAsynq: newAsynqDriver}
 
 // childMain runs one scenario described by the JSON spec in arg.
