@@ -36,9 +36,21 @@ func TestServeModerationCachedInRedis(t *testing.T) {
 	if code != 200 || first["flagged"] != true || first["cached"] != false || first["provider"] != "rules" {
 		t.Fatalf("first: %d %v", code, first)
 	}
-	code, second := postModeration(t, s.base, text)
-	if code != 200 || second["cached"] != true || second["flagged"] != true {
-		t.Fatalf("second: %d %v", code, second)
+	// The cache's Redis round trips are bounded (250 ms): on a loaded
+	// machine one write may be given up, so the verdict is cached by one of
+	// the next few identical requests, not necessarily the second.
+	var second map[string]any
+	for i := 0; i < 5; i++ {
+		code, second = postModeration(t, s.base, text)
+		if code != 200 || second["flagged"] != true {
+			t.Fatalf("request %d: %d %v", i+2, code, second)
+		}
+		if second["cached"] == true {
+			break
+		}
+	}
+	if second["cached"] != true {
+		t.Fatalf("not served from the cache after 5 identical requests: %v", second)
 	}
 	if code, doc := postModeration(t, s.base, `{}`); code != 400 {
 		t.Fatalf("empty content: %d %v", code, doc)
