@@ -48,17 +48,7 @@ if not every or every <= 0 then
 end
 if every and every > 0 then
   local offset = tonumber(a[4]) or tonumber(ARGV[10]) or 0
-  nextMs = prev + every
-  if nextMs < now then
-    -- behind: jump to the next offset-aligned slot after now
-    local aligned = math.floor(now / every) * every + offset
-    if aligned <= now then
-      nextMs = aligned + every
-    else
-      nextMs = aligned
-    end
-  end
-  nextMs = math.floor(nextMs)
+  nextMs = math.floor(nextEverySlot(prev, every, offset, now))
 else
   nextMs = tonumber(ARGV[5])
   if not nextMs or nextMs <= 0 then

@@ -56,15 +56,7 @@ local function everyNext(from, offset, startDate)
       nextMs = now
     end
   else
-    nextMs = from + every
-    if nextMs < now then
-      local aligned = math.floor(now / every) * every + offset
-      if aligned <= now then
-        nextMs = aligned + every
-      else
-        nextMs = aligned
-      end
-    end
+    nextMs = nextEverySlot(from, every, offset, now)
   end
   if offset == 0 then
     offset = nextMs - math.floor(nextMs / every) * every

@@ -169,3 +169,17 @@ local function restoreDependency(jobKey, state)
     redis.call('SADD', parentKey .. ':dependencies', jobKey)
   end
 end
+
+-- The slot of an every-scheduler after the one at prev (ms): prev + every,
+-- or, when that is already behind now, the next slot aligned on offset
+-- that is strictly after now.
+local function nextEverySlot(prev, every, offset, now)
+  local nextMs = prev + every
+  if nextMs < now then
+    nextMs = math.floor(now / every) * every + offset
+    if nextMs <= now then
+      nextMs = nextMs + every
+    end
+  end
+  return nextMs
+end
