@@ -36,17 +36,11 @@ local metricsMax = tonumber(ARGV[7]) or 0
 local cold -- coldOps(), built on first use
 
 local meta = readMeta()
+-- the events MAXLEN; when absent from meta, written there the first time
+-- a job gets past its checks (evAbsent false after that)
 local maxEv, evAbsent = maxLenArg(meta[5])
--- the events MAXLEN, written to meta the first time a job needs it
-local function evMax()
-  if evAbsent then
-    redis.call('HSET', Q.meta, 'opts.maxLenEvents', maxEv)
-    evAbsent = false
-  end
-  return maxEv
-end
 
-local done = {completed = 0, failed = 0} -- finished jobs, for metrics
+local nCompleted, nFailed = 0, 0 -- finished jobs, for metrics
 local rare -- rareOps(), built on first use
 local out = {}
 local i = 8
@@ -97,13 +91,13 @@ while i <= #ARGV do
         local c, a, l = string.match(keep, '^(-?%d+),([%d.]+),(%d+)$')
         count, age, limit = tonumber(c) or -1, tonumber(a) or 0, tonumber(l) or 0
       end
-      if count ~= 0 then
-        dropLock(jobKey, jobId, token)
-      elseif token ~= '0' then
-        -- the lock goes with the job's keys below: one DEL instead of two
-        unstall(jobId)
+      -- when the job is removed, its lock goes with its keys below: one
+      -- DEL instead of two
+      dropLock(jobKey, jobId, token, count == 0)
+      if evAbsent then
+        redis.call('HSET', Q.meta, 'opts.maxLenEvents', maxEv)
+        evAbsent = false
       end
-      local maxEv = evMax()
 
       -- deduplication release (§9.5)
       if f[4] then
@@ -128,10 +122,11 @@ while i <= #ARGV do
 
       -- retention (§9.9 step 10); every job removed here is detached from
       -- its parent first (removeFinished, detachFromParent)
-      local targetKey, property, target = Q.completed, 'returnvalue', 'completed'
+      local property, target = 'returnvalue', 'completed'
       if not completed then
-        targetKey, property, target = Q.failed, 'failedReason', 'failed'
+        property, target = 'failedReason', 'failed'
       end
+      local targetKey = prefix .. target
       if count ~= 0 then
         redis.call('ZADD', targetKey, nowS, jobId)
         if completed then
@@ -194,13 +189,17 @@ while i <= #ARGV do
       if not completed and atm >= (tonumber(attempts) or 0) then
         emit(Q.events, nil, 'retries-exhausted', 'jobId', jobId, 'attemptsMade', atmS)
       end
-      done[target] = done[target] + 1
+      if completed then
+        nCompleted = nCompleted + 1
+      else
+        nFailed = nFailed + 1
+      end
 
       -- the next job for the freed slot
       if nextToken ~= '' then
         if cold then
           -- a flow or dedup step may have delayed a job to now
-          once.promoted = false
+          promoted = false
         end
         local r, pm = fetchJob(meta, prefix, now, nowS, nextToken, lockMs, limMax, limDur, workerName)
         if r[1] ~= 0 or r[3] > 0 or r[4] > 0 or pm then
@@ -209,16 +208,19 @@ while i <= #ARGV do
         end
       end
       if redis.call('LLEN', Q.wait) == 0 and redis.call('LLEN', Q.active) == 0
-        and redis.call('ZCARD', Q.prioritized) == 0 then
+        and redis.call('ZCARD', prefix .. 'prioritized') == 0 then
         emit(Q.events, nil, 'drained')
       end
     until true
   elseif kind == 'd' or kind == 'r' then
     rare = rare or rareOps()
     if kind == 'd' then
-      rc = rare.retryLater(prefix, jobId, now, token, ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], evMax)
+      rc = rare.retryLater(prefix, jobId, now, token, ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], maxEv, evAbsent)
     else
-      rc = rare.retryNow(prefix, jobId, now, token, ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], evMax)
+      rc = rare.retryNow(prefix, jobId, now, token, ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], maxEv, evAbsent)
+    end
+    if rc == 0 then
+      evAbsent = false
     end
     i = i + 6
   else
@@ -231,10 +233,11 @@ end
 -- `now`, so one update per series leaves what one per job would.
 if metricsMax > 0 then
   rare = rare or rareOps()
-  for target, n in pairs(done) do
-    if n > 0 then
-      rare.recordMetrics(prefix .. 'metrics:' .. target, n, now, nowS, metricsMax)
-    end
+  if nCompleted > 0 then
+    rare.recordMetrics(prefix .. 'metrics:completed', nCompleted, now, nowS, metricsMax)
+  end
+  if nFailed > 0 then
+    rare.recordMetrics(prefix .. 'metrics:failed', nFailed, now, nowS, metricsMax)
   end
 end
 return out

@@ -105,8 +105,9 @@ local function enqueueReady(waitKey, prioritizedKey, pcKey, markerKey, jobId, pr
 end
 
 -- PROMOTE: move up to 1000 due delayed jobs to wait/prioritized.
--- q is a table of key names: delayed, wait, prioritized, pc, marker, events,
--- meta, active. prefix is "P:N:". Returns how many moved.
+-- q is a table of key names: delayed, wait, marker, events, meta, active.
+-- prefix is "P:N:" (prioritized and pc are built from it). Returns how many
+-- moved.
 local function promoteDelayed(q, prefix, now)
   local ids = redis.call('ZRANGEBYSCORE', q.delayed, '0', int((now + 1) * 4096 - 1), 'LIMIT', '0', '1000')
   if #ids == 0 then
@@ -117,7 +118,7 @@ local function promoteDelayed(q, prefix, now)
     local jobKey = prefix .. id
     local p = tonumber(redis.call('HGET', jobKey, 'priority')) or 0
     if p > 0 then
-      redis.call('ZADD', q.prioritized, priorityScore(q.pc, p), id)
+      redis.call('ZADD', prefix .. 'prioritized', priorityScore(prefix .. 'pc', p), id)
     else
       redis.call('LPUSH', q.wait, id)
     end

@@ -7,50 +7,23 @@
 -- prefix, which costs Redis less than receiving them (~11k instructions
 -- per call for 15 keys). Every key is one of the queue's own, so a hash tag
 -- in the prefix or the name keeps all of them in one Cluster slot.
-local Q
-do
-  local p = ARGV[1]
-  Q = {
-    wait = p .. 'wait', active = p .. 'active', prioritized = p .. 'prioritized', pc = p .. 'pc',
-    delayed = p .. 'delayed', marker = p .. 'marker', events = p .. 'events', meta = KEYS[1],
-    limiter = p .. 'limiter', stalled = p .. 'stalled', stalledCheck = p .. 'stalled-check',
-    completed = p .. 'completed', failed = p .. 'failed', rep = p .. 'repeat', id = p .. 'id',
-  }
-end
+--
+-- Q holds the keys a finish or fetch uses on every call; the others are
+-- built where used (P .. 'prioritized'): Redis runs a script's whole body
+-- on every call, and each key built costs ~0.8k instructions.
+local P = ARGV[1]
+local Q = {
+  wait = P .. 'wait', active = P .. 'active', delayed = P .. 'delayed', marker = P .. 'marker',
+  events = P .. 'events', meta = KEYS[1], stalled = P .. 'stalled',
+}
 
 -- What one call has already done and need not repeat for its next job:
 -- promoted the due delayed jobs (at the call's one `now`; false again once
 -- something that may delay a job to now has run, see moveToFinished),
 -- written the marker, found the stalled set absent (nothing in a worker
 -- script but the stalled check, which does not use this, adds to it).
-local once = {promoted = false, marked = false, noStalled = nil}
-
--- PROMOTE once per call: a second promotion at the same `now` finds
--- nothing, unless the first hit its 1000-job bound.
-local function promoteOnce(prefix, now)
-  if not once.promoted then
-    once.promoted = promoteDelayed(Q, prefix, now) < 1000
-  end
-end
-
--- SREM jobId from stalled, unless the set is known to be absent.
-local function unstall(jobId)
-  if once.noStalled == nil then
-    once.noStalled = redis.call('EXISTS', Q.stalled) == 0
-  end
-  if not once.noStalled then
-    redis.call('SREM', Q.stalled, jobId)
-  end
-end
-
--- Earliest delayed due time (ms), 0 when nothing is delayed.
-local function nextDelayed()
-  local first = redis.call('ZRANGE', Q.delayed, 0, 0, 'WITHSCORES')
-  if first[2] then
-    return math.floor(tonumber(first[2]) / 4096)
-  end
-  return 0
-end
+-- Plain locals, not a table: one table less to build per call.
+local promoted, marked, noStalled = false, false, nil
 
 -- Read the meta fields fetchJob needs (one HMGET): paused, concurrency,
 -- max, duration, opts.maxLenEvents.
@@ -72,20 +45,25 @@ local function fetchJob(m, prefix, now, nowS, token, lockDuration, limMax, limDu
       pm = true
     end
   end
-  promoteOnce(prefix, now)
+  -- PROMOTE once per call: a second promotion at the same `now` finds
+  -- nothing, unless the first hit its 1000-job bound.
+  if not promoted then
+    promoted = promoteDelayed(Q, prefix, now) < 1000
+  end
 
   local maxJobs = tonumber(m[3])
   if not maxJobs and limMax > 0 then
     maxJobs = limMax
   end
   if maxJobs then
-    local cur = tonumber(redis.call('GET', Q.limiter)) or 0
+    local limiter = P .. 'limiter'
+    local cur = tonumber(redis.call('GET', limiter)) or 0
     if cur >= maxJobs then
-      local ttl = redis.call('PTTL', Q.limiter)
+      local ttl = redis.call('PTTL', limiter)
       if ttl > 0 then
         return {0, 0, ttl, 0}, false
       end
-      redis.call('DEL', Q.limiter)
+      redis.call('DEL', limiter)
     end
   end
   if pm then
@@ -103,16 +81,21 @@ local function fetchJob(m, prefix, now, nowS, token, lockDuration, limMax, limDu
     id = redis.call('RPOPLPUSH', Q.wait, Q.active)
   end
   if not id then
-    local p = redis.call('ZPOPMIN', Q.prioritized)
+    local p = redis.call('ZPOPMIN', P .. 'prioritized')
     if p[1] then
       id = p[1]
       redis.call('LPUSH', Q.active, id)
     else
-      redis.call('DEL', Q.pc)
+      redis.call('DEL', P .. 'pc')
     end
   end
   if not id then
-    return {0, 0, 0, nextDelayed()}, false
+    -- the earliest delayed due time (ms), 0 when nothing is delayed
+    local first = redis.call('ZRANGE', Q.delayed, 0, 0, 'WITHSCORES')
+    if first[2] then
+      return {0, 0, 0, math.floor(tonumber(first[2]) / 4096)}, false
+    end
+    return {0, 0, 0, 0}, false
   end
 
   local jobKey = prefix .. id
@@ -137,8 +120,8 @@ local function fetchJob(m, prefix, now, nowS, token, lockDuration, limMax, limDu
     ats = (tonumber(h[iAts]) or 0) + 1
   end
   if maxJobs and not hasDefa then
-    if redis.call('INCR', Q.limiter) == 1 and duration > 0 then
-      redis.call('PEXPIRE', Q.limiter, math.floor(math.abs(duration)))
+    if redis.call('INCR', P .. 'limiter') == 1 and duration > 0 then
+      redis.call('PEXPIRE', P .. 'limiter', math.floor(math.abs(duration)))
     end
   end
   if token ~= '0' then
@@ -172,9 +155,9 @@ local function fetchJob(m, prefix, now, nowS, token, lockDuration, limMax, limDu
       h[n + 1], h[n + 2] = 'pb', workerName
     end
   end
-  if not once.marked then
+  if not marked then
     redis.call('ZADD', Q.marker, '0', '0')
-    once.marked = true
+    marked = true
   end
   return {h, id, 0, 0}, false
 end
@@ -195,46 +178,59 @@ local function checkLock(jobKey, token)
   return 0
 end
 
-local function dropLock(jobKey, jobId, token)
-  if token ~= '0' then
+-- Drop a job's lock (unless withKeys: the caller deletes it along with the
+-- job's keys) and take the job out of `stalled`, unless the set is known
+-- to be absent. Token '0' (a job taken without a lock) skips both.
+local function dropLock(jobKey, jobId, token, withKeys)
+  if token == '0' then
+    return
+  end
+  if not withKeys then
     redis.call('DEL', jobKey .. ':lock')
-    unstall(jobId)
+  end
+  if noStalled == nil then
+    noStalled = redis.call('EXISTS', Q.stalled) == 0
+  end
+  if not noStalled then
+    redis.call('SREM', Q.stalled, jobId)
   end
 end
 
--- Take a job out of active for a retry or a move back: -1 job missing,
--- -2/-6 lock, -3 not active; else 0 with the lock dropped. lremCount is
--- LREM's count (-1 from the tail, 1 from the head).
-local function leaveActive(jobKey, jobId, token, lremCount)
-  if redis.call('EXISTS', jobKey) == 0 then
-    return -1
-  end
-  local lc = checkLock(jobKey, token)
-  if lc ~= 0 then
-    return lc
-  end
-  if redis.call('LREM', Q.active, lremCount, jobId) == 0 then
-    return -3
-  end
-  dropLock(jobKey, jobId, token)
-  return 0
-end
-
--- The retry and metrics steps of moveToFinished, built only when a call
--- has a retry or records metrics: every function a script defines at its
--- top level is a closure built on every call (see coldOps). Returns them
--- in a table.
+-- The retry and metrics steps of moveToFinished, and the exit from active
+-- of moveToWait, built only when a call needs them: every function a
+-- script defines at its top level is a closure built on every call (see
+-- coldOps). Returns them in a table.
 local function rareOps()
+  -- Take a job out of active for a retry or a move back: -1 job missing,
+  -- -2/-6 lock, -3 not active; else 0 with the lock dropped. lremCount is
+  -- LREM's count (-1 from the tail, 1 from the head).
+  local function leaveActive(jobKey, jobId, token, lremCount)
+    if redis.call('EXISTS', jobKey) == 0 then
+      return -1
+    end
+    local lc = checkLock(jobKey, token)
+    if lc ~= 0 then
+      return lc
+    end
+    if redis.call('LREM', Q.active, lremCount, jobId) == 0 then
+      return -3
+    end
+    dropLock(jobKey, jobId, token)
+    return 0
+  end
+
   -- moveToDelayed (§9.10): a failed attempt comes back after delay ms
-  -- (delay: the ARGV string). evMax() gives the events MAXLEN (writing it to
-  -- meta when absent). Returns 0, or leaveActive's refusal.
-  local function retryLater(prefix, jobId, now, token, delay, reason, stack, evMax)
+  -- (delay: the ARGV string). maxEv: the events MAXLEN, written to meta
+  -- first when writeMax. Returns 0, or leaveActive's refusal.
+  local function retryLater(prefix, jobId, now, token, delay, reason, stack, maxEv, writeMax)
     local jobKey = prefix .. jobId
     local rc = leaveActive(jobKey, jobId, token, -1)
     if rc ~= 0 then
       return rc
     end
-    local maxEv = evMax()
+    if writeMax then
+      redis.call('HSET', Q.meta, 'opts.maxLenEvents', maxEv)
+    end
     redis.call('HSET', jobKey, 'failedReason', reason, 'stacktrace', stack, 'delay', delay)
     redis.call('HINCRBY', jobKey, 'atm', 1)
     local due = now + tonumber(delay)
@@ -245,20 +241,24 @@ local function rareOps()
   end
 
   -- retryJob (§9.10, no backoff): a failed attempt goes straight back to
-  -- wait (or prioritized); lifo "1" puts it at the head. Returns 0, or
-  -- leaveActive's refusal.
-  local function retryNow(prefix, jobId, now, token, lifo, reason, stack, evMax)
+  -- wait (or prioritized); lifo "1" puts it at the head. maxEv, writeMax:
+  -- as retryLater. Returns 0, or leaveActive's refusal.
+  local function retryNow(prefix, jobId, now, token, lifo, reason, stack, maxEv, writeMax)
     local jobKey = prefix .. jobId
-    promoteOnce(prefix, now)
+    if not promoted then
+      promoted = promoteDelayed(Q, prefix, now) < 1000
+    end
     local rc = leaveActive(jobKey, jobId, token, -1)
     if rc ~= 0 then
       return rc
     end
-    local maxEv = evMax()
+    if writeMax then
+      redis.call('HSET', Q.meta, 'opts.maxLenEvents', maxEv)
+    end
     redis.call('HSET', jobKey, 'failedReason', reason, 'stacktrace', stack)
     local priority = tonumber(redis.call('HGET', jobKey, 'priority')) or 0
     local pm = pausedOrMaxed(Q.meta, Q.active)
-    enqueueReady(Q.wait, Q.prioritized, Q.pc, Q.marker, jobId, priority, lifo == '1', pm)
+    enqueueReady(Q.wait, P .. 'prioritized', P .. 'pc', Q.marker, jobId, priority, lifo == '1', pm)
     redis.call('HINCRBY', jobKey, 'atm', 1)
     emit(Q.events, maxEv, 'waiting', 'jobId', jobId, 'prev', 'active')
     return 0
@@ -298,7 +298,8 @@ local function rareOps()
     redis.call('HSET', key, 'prevCount', int(count), 'prevTS', nowS)
   end
 
-  return {retryLater = retryLater, retryNow = retryNow, recordMetrics = recordMetrics}
+  return {leaveActive = leaveActive, retryLater = retryLater, retryNow = retryNow,
+    recordMetrics = recordMetrics}
 end
 
 -- The flow and deduplication helpers (parents, retention of children,
@@ -461,7 +462,7 @@ local function coldOps()
       return
     end
     local s = redis.call('HMGET', dnKey, 'name', 'data', 'opts', 'pk', 'pd', 'pdk', 'rjk', 'jid')
-    local counter = redis.call('INCR', Q.id)
+    local counter = redis.call('INCR', P .. 'id')
     local id = s[8] or tostring(counter)
     local optsJSON = s[3] or '{}'
     local ok, o = pcall(cjson.decode, optsJSON)
@@ -510,7 +511,7 @@ local function coldOps()
       emit(Q.events, maxEv, 'delayed', 'jobId', id, 'delay', due)
       marker1(Q.marker, Q.delayed)
     else
-      enqueueReady(Q.wait, Q.prioritized, Q.pc, Q.marker, id, priority, o['lifo'] == true,
+      enqueueReady(Q.wait, P .. 'prioritized', P .. 'pc', Q.marker, id, priority, o['lifo'] == true,
         pausedOrMaxed(Q.meta, Q.active))
       emit(Q.events, maxEv, 'waiting', 'jobId', id)
     end
