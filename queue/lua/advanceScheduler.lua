@@ -19,6 +19,7 @@
 -- not a scheduler; 3 = scheduler removed; 4 = the started job is not the
 -- scheduler's current iteration; 5 = no next time.
 --@include "common"
+--@include "ready"
 --@include "worker"
 
 local prefix = ARGV[1]

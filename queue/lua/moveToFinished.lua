@@ -33,7 +33,6 @@ local limMax = tonumber(ARGV[4]) or 0
 local limDur = tonumber(ARGV[5]) or 0
 local workerName = ARGV[6]
 local metricsMax = tonumber(ARGV[7]) or 0
-local cold -- coldOps(), built on first use
 
 local meta = readMeta()
 -- the events MAXLEN; when absent from meta, written there the first time
@@ -41,7 +40,6 @@ local meta = readMeta()
 local maxEv, evAbsent = maxLenArg(meta[5])
 
 local nCompleted, nFailed = 0, 0 -- finished jobs, for metrics
-local rare -- rareOps(), built on first use
 local out = {}
 local i = 8
 -- Each record's steps run inline in this loop (a function per record
@@ -108,13 +106,13 @@ while i <= #ARGV do
         elseif ttl == -1 and redis.call('GET', deKey) == jobId then
           redis.call('DEL', deKey)
         end
-        cold = cold or coldOps()
-        cold.requeueStashed(prefix, f[4], now, maxEv)
+        local ops = flowOps()
+        ops.requeueStashed(prefix, f[4], now, maxEv)
       end
 
       if f[2] or f[3] then
-        cold = cold or coldOps()
-        cold.updateParent(jobKey, f[2], f[3], completed, value, now)
+        local ops = flowOps()
+        ops.updateParent(jobKey, f[2], f[3], completed, value, now)
       end
 
       local atm = (tonumber(f[5]) or 0) + 1
@@ -147,9 +145,9 @@ while i <= #ARGV do
           -- be fractional (0.5 = 500 ms)
           local old = redis.call('ZREVRANGEBYSCORE', targetKey, now - age * 1000, '-inf', 'LIMIT', 0, limit)
           if #old > 0 then
-            cold = cold or coldOps()
+            local ops = flowOps()
             for _, id in ipairs(old) do
-              cold.removeFinished(prefix, id)
+              ops.removeFinished(prefix, id)
             end
             redis.call('ZREM', targetKey, unpack(old))
           end
@@ -162,9 +160,9 @@ while i <= #ARGV do
               extra = 10000
             end
             local old = redis.call('ZRANGE', targetKey, 0, extra - 1)
-            cold = cold or coldOps()
+            local ops = flowOps()
             for _, id in ipairs(old) do
-              cold.removeFinished(prefix, id)
+              ops.removeFinished(prefix, id)
             end
             redis.call('ZREMRANGEBYRANK', targetKey, 0, extra - 1)
           end
@@ -173,8 +171,8 @@ while i <= #ARGV do
         -- removed at once: detach from the parent (a failed child without
         -- a policy is still one of its dependencies), then delete
         if f[2] and f[2] ~= '' then
-          cold = cold or coldOps()
-          cold.detachFromParent(jobKey, f[2], false)
+          local ops = flowOps()
+          ops.detachFromParent(jobKey, f[2], false)
         end
         if token ~= '0' then
           removeJobKeys(jobKey, jobKey .. ':lock')
@@ -198,7 +196,7 @@ while i <= #ARGV do
       -- the next job for the freed slot
       if nextToken ~= '' then
         if cold then
-          -- a flow or dedup step may have delayed a job to now
+          -- a flow, dedup or retry step may have delayed a job to now
           promoted = false
         end
         local r, pm = fetchJob(meta, prefix, now, nowS, nextToken, lockMs, limMax, limDur, workerName)
@@ -213,11 +211,11 @@ while i <= #ARGV do
       end
     until true
   elseif kind == 'd' or kind == 'r' then
-    rare = rare or rareOps()
+    local ops = coldOps()
     if kind == 'd' then
-      rc = rare.retryLater(prefix, jobId, now, token, ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], maxEv, evAbsent)
+      rc = ops.retryLater(prefix, jobId, now, token, ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], maxEv, evAbsent)
     else
-      rc = rare.retryNow(prefix, jobId, now, token, ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], maxEv, evAbsent)
+      rc = ops.retryNow(prefix, jobId, now, token, ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], maxEv, evAbsent)
     end
     if rc == 0 then
       evAbsent = false
@@ -232,12 +230,12 @@ end
 -- Metrics of this call's finished jobs, recorded at the end: they share
 -- `now`, so one update per series leaves what one per job would.
 if metricsMax > 0 then
-  rare = rare or rareOps()
+  local ops = coldOps()
   if nCompleted > 0 then
-    rare.recordMetrics(prefix .. 'metrics:completed', nCompleted, now, nowS, metricsMax)
+    ops.recordMetrics(prefix .. 'metrics:completed', nCompleted, now, nowS, metricsMax)
   end
   if nFailed > 0 then
-    rare.recordMetrics(prefix .. 'metrics:failed', nFailed, now, nowS, metricsMax)
+    ops.recordMetrics(prefix .. 'metrics:failed', nFailed, now, nowS, metricsMax)
   end
 end
 return out

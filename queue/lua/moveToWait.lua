@@ -9,13 +9,14 @@
 -- Returns the limiter's PTTL in ms (0 when it has none), or -1 job missing, -2 lock missing, -6 lock mismatch, -3 not
 -- active.
 --@include "common"
+--@include "ready"
 --@include "worker"
 
 local prefix = ARGV[1]
 local jobId = ARGV[2]
 local token = ARGV[3]
 local jobKey = prefix .. jobId
-local rc = rareOps().leaveActive(jobKey, jobId, token, 1)
+local rc = coldOps().leaveActive(jobKey, jobId, token, 1)
 if rc ~= 0 then
   return rc
 end

@@ -13,6 +13,7 @@
 -- Returns the recovered job ids ({} when another checker ran this
 -- interval).
 --@include "common"
+--@include "ready"
 --@include "worker"
 
 local prefix = ARGV[1]

@@ -1,6 +1,7 @@
 -- Adding one job (protocol §9.1–9.5), shared by addJob (one job per
 -- call) and addJobs (several). Written for this project from the protocol
 -- text. Needs the "common" include first.
+--@include "ready"
 
 -- The meta fields an add reads (one HMGET per call): events bound,
 -- paused, global concurrency; and the events MAXLEN, written when absent.

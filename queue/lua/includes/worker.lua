@@ -1,5 +1,7 @@
 -- Shared worker-side functions (protocol §9.7–§9.12). Written for this
--- project from the protocol text. Needs the "common" include first.
+-- project from the protocol text. Needs the "common" include first; a
+-- script that calls the "ready" functions itself includes "ready" before
+-- this (else this includes it inside coldOps).
 --
 -- Every worker script receives the queue's meta key as KEYS[1] (so a
 -- Cluster client routes the call to the queue's slot) and the key prefix
@@ -29,137 +31,6 @@ local promoted, marked, noStalled = false, false, nil
 -- max, duration, opts.maxLenEvents.
 local function readMeta()
   return redis.call('HMGET', Q.meta, 'paused', 'concurrency', 'max', 'duration', 'opts.maxLenEvents')
-end
-
--- moveToActive (§9.7). Returns the reply {fields, id, rateLimitTTL,
--- nextDelayed} and whether the queue was paused or maxed. m is readMeta().
--- nowS / lockDuration: now and the lock duration (ms) as strings.
--- limMax / limDuration: the worker's limiter (0 = none).
-local function fetchJob(m, prefix, now, nowS, token, lockDuration, limMax, limDuration, workerName)
-  local pm = false
-  if m[1] then
-    pm = true
-  elseif m[2] then
-    local c = tonumber(m[2])
-    if c and redis.call('LLEN', Q.active) >= c then
-      pm = true
-    end
-  end
-  -- PROMOTE once per call: a second promotion at the same `now` finds
-  -- nothing, unless the first hit its 1000-job bound.
-  if not promoted then
-    promoted = promoteDelayed(Q, prefix, now) < 1000
-  end
-
-  local maxJobs = tonumber(m[3])
-  if not maxJobs and limMax > 0 then
-    maxJobs = limMax
-  end
-  if maxJobs then
-    local limiter = P .. 'limiter'
-    local cur = tonumber(redis.call('GET', limiter)) or 0
-    if cur >= maxJobs then
-      local ttl = redis.call('PTTL', limiter)
-      if ttl > 0 then
-        return {0, 0, ttl, 0}, false
-      end
-      redis.call('DEL', limiter)
-    end
-  end
-  if pm then
-    return {0, 0, 0, 0}, true
-  end
-  local duration = limDuration
-  if duration <= 0 then
-    duration = tonumber(m[4]) or 0
-  end
-
-  local id = redis.call('RPOPLPUSH', Q.wait, Q.active)
-  while id and string.sub(id, 1, 2) == '0:' do
-    -- legacy v4 marker entry: drop it and pop again
-    redis.call('LREM', Q.active, 1, id)
-    id = redis.call('RPOPLPUSH', Q.wait, Q.active)
-  end
-  if not id then
-    local p = redis.call('ZPOPMIN', P .. 'prioritized')
-    if p[1] then
-      id = p[1]
-      redis.call('LPUSH', Q.active, id)
-    else
-      redis.call('DEL', P .. 'pc')
-    end
-  end
-  if not id then
-    -- the earliest delayed due time (ms), 0 when nothing is delayed
-    local first = redis.call('ZRANGE', Q.delayed, 0, 0, 'WITHSCORES')
-    if first[2] then
-      return {0, 0, 0, math.floor(tonumber(first[2]) / 4096)}, false
-    end
-    return {0, 0, 0, 0}, false
-  end
-
-  local jobKey = prefix .. id
-  -- Read the hash once, then write processedOn / ats / pb and patch the
-  -- returned copy, instead of HINCRBY + HGETALL.
-  local h = redis.call('HGETALL', jobKey)
-  local iAts, iPo, iPb, hasDefa
-  for i = 1, #h, 2 do
-    local f = h[i]
-    if f == 'ats' then
-      iAts = i + 1
-    elseif f == 'processedOn' then
-      iPo = i + 1
-    elseif f == 'pb' then
-      iPb = i + 1
-    elseif f == 'defa' then
-      hasDefa = true
-    end
-  end
-  local ats = 1
-  if iAts then
-    ats = (tonumber(h[iAts]) or 0) + 1
-  end
-  if maxJobs and not hasDefa then
-    if redis.call('INCR', P .. 'limiter') == 1 and duration > 0 then
-      redis.call('PEXPIRE', P .. 'limiter', math.floor(math.abs(duration)))
-    end
-  end
-  if token ~= '0' then
-    redis.call('SET', jobKey .. ':lock', token, 'PX', lockDuration)
-  end
-  emit(Q.events, nil, 'active', 'jobId', id, 'prev', 'waiting')
-  local atsS = int(ats)
-  if workerName ~= '' then
-    redis.call('HSET', jobKey, 'processedOn', nowS, 'ats', atsS, 'pb', workerName)
-  else
-    redis.call('HSET', jobKey, 'processedOn', nowS, 'ats', atsS)
-  end
-  -- patch the copy (no closure: this runs once per fetched job)
-  local n = #h
-  if iAts then
-    h[iAts] = atsS
-  else
-    h[n + 1], h[n + 2] = 'ats', atsS
-    n = n + 2
-  end
-  if iPo then
-    h[iPo] = nowS
-  else
-    h[n + 1], h[n + 2] = 'processedOn', nowS
-    n = n + 2
-  end
-  if workerName ~= '' then
-    if iPb then
-      h[iPb] = workerName
-    else
-      h[n + 1], h[n + 2] = 'pb', workerName
-    end
-  end
-  if not marked then
-    redis.call('ZADD', Q.marker, '0', '0')
-    marked = true
-  end
-  return {h, id, 0, 0}, false
 end
 
 -- Lock check of every exit from active: 0 ok, -2 missing, -6 mismatch.
@@ -196,11 +67,39 @@ local function dropLock(jobKey, jobId, token, withKeys)
   end
 end
 
--- The retry and metrics steps of moveToFinished, and the exit from active
--- of moveToWait, built only when a call needs them: every function a
--- script defines at its top level is a closure built on every call (see
--- coldOps). Returns them in a table.
-local function rareOps()
+-- What most calls have no use for, built only when a call needs it (once
+-- per call): the "ready" functions, the promotion of due delayed jobs, the
+-- retry and metrics steps of moveToFinished, the exit from active of
+-- moveToWait. Redis runs a script's whole body on every call: every
+-- function a script defines at its top level is a closure built on every
+-- call, with its upvalues bound (~270 instructions each), and most calls
+-- (nothing delayed due, no retry, no metrics) need none of these. Returns
+-- them in a table, the "ready" functions included (for flowOps).
+local cold -- the table coldOps() returns, once built in this call
+local function coldOps()
+  if cold then
+    return cold
+  end
+  --@include "ready"
+
+  -- PROMOTE (§7): move the due delayed jobs `ids` (looked up by the fetch)
+  -- to wait or prioritized.
+  local function promote(prefix, ids)
+    redis.call('ZREM', Q.delayed, unpack(ids))
+    for _, id in ipairs(ids) do
+      local jobKey = prefix .. id
+      local p = tonumber(redis.call('HGET', jobKey, 'priority')) or 0
+      if p > 0 then
+        redis.call('ZADD', prefix .. 'prioritized', priorityScore(prefix .. 'pc', p), id)
+      else
+        redis.call('LPUSH', Q.wait, id)
+      end
+      emit(Q.events, nil, 'waiting', 'jobId', id, 'prev', 'delayed')
+      redis.call('HSET', jobKey, 'delay', 0)
+    end
+    marker0(Q.marker, pausedOrMaxed(Q.meta, Q.active))
+  end
+
   -- Take a job out of active for a retry or a move back: -1 job missing,
   -- -2/-6 lock, -3 not active; else 0 with the lock dropped. lremCount is
   -- LREM's count (-1 from the tail, 1 from the head).
@@ -246,7 +145,12 @@ local function rareOps()
   local function retryNow(prefix, jobId, now, token, lifo, reason, stack, maxEv, writeMax)
     local jobKey = prefix .. jobId
     if not promoted then
-      promoted = promoteDelayed(Q, prefix, now) < 1000
+      -- as the fetch does
+      local ids = redis.call('ZRANGEBYSCORE', Q.delayed, '0', int((now + 1) * 4096 - 1), 'LIMIT', '0', '1000')
+      promoted = #ids < 1000
+      if #ids > 0 then
+        promote(prefix, ids)
+      end
     end
     local rc = leaveActive(jobKey, jobId, token, -1)
     if rc ~= 0 then
@@ -298,16 +202,162 @@ local function rareOps()
     redis.call('HSET', key, 'prevCount', int(count), 'prevTS', nowS)
   end
 
-  return {leaveActive = leaveActive, retryLater = retryLater, retryNow = retryNow,
-    recordMetrics = recordMetrics}
+  cold = {promote = promote, leaveActive = leaveActive, retryLater = retryLater,
+    retryNow = retryNow, recordMetrics = recordMetrics, pausedOrMaxed = pausedOrMaxed,
+    marker0 = marker0, marker1 = marker1, delayedScore = delayedScore,
+    priorityScore = priorityScore, enqueueReady = enqueueReady}
+  return cold
 end
 
--- The flow and deduplication helpers (parents, retention of children,
--- keepLastIfActive), built only when a finish needs them: Redis runs a
--- script's whole body on every call, and a closure per helper per call
--- is a cost most finishes (no parent, no dedup id, no retention trim)
--- have no use for. Returns them in a table.
-local function coldOps()
+-- moveToActive (§9.7). Returns the reply {fields, id, rateLimitTTL,
+-- nextDelayed} and whether the queue was paused or maxed. m is readMeta().
+-- nowS / lockDuration: now and the lock duration (ms) as strings.
+-- limMax / limDuration: the worker's limiter (0 = none).
+local function fetchJob(m, prefix, now, nowS, token, lockDuration, limMax, limDuration, workerName)
+  local pm = false
+  if m[1] then
+    pm = true
+  elseif m[2] then
+    local c = tonumber(m[2])
+    if c and redis.call('LLEN', Q.active) >= c then
+      pm = true
+    end
+  end
+  -- PROMOTE once per call: a second promotion at the same `now` finds
+  -- nothing, unless the first hit its 1000-job bound. Only the due ones'
+  -- lookup is here; moving them is cold.
+  if not promoted then
+    local ids = redis.call('ZRANGEBYSCORE', Q.delayed, '0', int((now + 1) * 4096 - 1), 'LIMIT', '0', '1000')
+    promoted = #ids < 1000
+    if #ids > 0 then
+      coldOps().promote(prefix, ids)
+    end
+  end
+
+  local maxJobs = tonumber(m[3])
+  if not maxJobs and limMax > 0 then
+    maxJobs = limMax
+  end
+  if maxJobs then
+    local limiter = prefix .. 'limiter'
+    local cur = tonumber(redis.call('GET', limiter)) or 0
+    if cur >= maxJobs then
+      local ttl = redis.call('PTTL', limiter)
+      if ttl > 0 then
+        return {0, 0, ttl, 0}, false
+      end
+      redis.call('DEL', limiter)
+    end
+  end
+  if pm then
+    return {0, 0, 0, 0}, true
+  end
+  local duration = limDuration
+  if duration <= 0 then
+    duration = tonumber(m[4]) or 0
+  end
+
+  local id = redis.call('RPOPLPUSH', Q.wait, Q.active)
+  while id and string.sub(id, 1, 2) == '0:' do
+    -- legacy v4 marker entry: drop it and pop again
+    redis.call('LREM', Q.active, 1, id)
+    id = redis.call('RPOPLPUSH', Q.wait, Q.active)
+  end
+  if not id then
+    local p = redis.call('ZPOPMIN', prefix .. 'prioritized')
+    if p[1] then
+      id = p[1]
+      redis.call('LPUSH', Q.active, id)
+    else
+      redis.call('DEL', prefix .. 'pc')
+    end
+  end
+  if not id then
+    -- the earliest delayed due time (ms), 0 when nothing is delayed
+    local first = redis.call('ZRANGE', Q.delayed, 0, 0, 'WITHSCORES')
+    if first[2] then
+      return {0, 0, 0, math.floor(tonumber(first[2]) / 4096)}, false
+    end
+    return {0, 0, 0, 0}, false
+  end
+
+  local jobKey = prefix .. id
+  -- Read the hash once, then write processedOn / ats / pb and patch the
+  -- returned copy, instead of HINCRBY + HGETALL.
+  local h = redis.call('HGETALL', jobKey)
+  local iAts, iPo, iPb, hasDefa
+  for i = 1, #h, 2 do
+    local f = h[i]
+    if f == 'ats' then
+      iAts = i + 1
+    elseif f == 'processedOn' then
+      iPo = i + 1
+    elseif f == 'pb' then
+      iPb = i + 1
+    elseif f == 'defa' then
+      hasDefa = true
+    end
+  end
+  local ats = 1
+  if iAts then
+    ats = (tonumber(h[iAts]) or 0) + 1
+  end
+  if maxJobs and not hasDefa then
+    if redis.call('INCR', prefix .. 'limiter') == 1 and duration > 0 then
+      redis.call('PEXPIRE', prefix .. 'limiter', math.floor(math.abs(duration)))
+    end
+  end
+  if token ~= '0' then
+    redis.call('SET', jobKey .. ':lock', token, 'PX', lockDuration)
+  end
+  emit(Q.events, nil, 'active', 'jobId', id, 'prev', 'waiting')
+  local atsS = int(ats)
+  if workerName ~= '' then
+    redis.call('HSET', jobKey, 'processedOn', nowS, 'ats', atsS, 'pb', workerName)
+  else
+    redis.call('HSET', jobKey, 'processedOn', nowS, 'ats', atsS)
+  end
+  -- patch the copy (no closure: this runs once per fetched job)
+  local n = #h
+  if iAts then
+    h[iAts] = atsS
+  else
+    h[n + 1], h[n + 2] = 'ats', atsS
+    n = n + 2
+  end
+  if iPo then
+    h[iPo] = nowS
+  else
+    h[n + 1], h[n + 2] = 'processedOn', nowS
+    n = n + 2
+  end
+  if workerName ~= '' then
+    if iPb then
+      h[iPb] = workerName
+    else
+      h[n + 1], h[n + 2] = 'pb', workerName
+    end
+  end
+  if not marked then
+    redis.call('ZADD', Q.marker, '0', '0')
+    marked = true
+  end
+  return {h, id, 0, 0}, false
+end
+
+-- The flow and deduplication helpers of moveToFinished (parents, retention
+-- of children, keepLastIfActive), built only when a finish needs them, once
+-- per call (a builder apart from coldOps, so that moveToActive, which may
+-- need coldOps, does not carry them). Returns them in a table.
+local flow -- the table flowOps() returns, once built in this call
+local function flowOps()
+  if flow then
+    return flow
+  end
+  local c = coldOps()
+  local pausedOrMaxed, marker0, marker1 = c.pausedOrMaxed, c.marker0, c.marker1
+  local delayedScore, priorityScore, enqueueReady = c.delayedScore, c.priorityScore, c.enqueueReady
+
   -- Release a parent out of waiting-children into its own queue (§9.9 step
   -- 8). parentQueue is "P:parentQueue" (no trailing colon). delay > 0 ⇒
   -- delayed with a `delayed` event only; else wait or prioritized with a
@@ -521,6 +571,7 @@ local function coldOps()
     redis.call('DEL', dnKey)
   end
 
-  return {updateParent = updateParent, detachFromParent = detachFromParent,
+  flow = {updateParent = updateParent, detachFromParent = detachFromParent,
     removeFinished = removeFinished, requeueStashed = requeueStashed}
+  return flow
 end
