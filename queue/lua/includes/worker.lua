@@ -75,7 +75,8 @@ end
 -- call, with its upvalues bound (~270 instructions each), and most calls
 -- (nothing delayed due, no retry, no metrics) need none of these. Returns
 -- them in a table, the "ready" functions included (for flowOps).
-local cold -- the table coldOps() returns, once built in this call
+-- (cold: the table coldOps returns, once built in this call)
+local cold
 local function coldOps()
   if cold then
     return cold
@@ -349,7 +350,8 @@ end
 -- of children, keepLastIfActive), built only when a finish needs them, once
 -- per call (a builder apart from coldOps, so that moveToActive, which may
 -- need coldOps, does not carry them). Returns them in a table.
-local flow -- the table flowOps() returns, once built in this call
+-- (flow: the table flowOps returns, once built in this call)
+local flow
 local function flowOps()
   if flow then
     return flow
