@@ -12,13 +12,16 @@ import (
 
 // The Lua scripts are ours, written from the protocol description. Each file
 // in lua/ is one atomic operation; files in lua/includes/ are shared
-// functions pulled in with a line `--@include "name"` (one level, each
-// include at most once per script).
+// functions pulled in with a line `--@include "name"`. An include may
+// itself include others; each is expanded at most once per script (where
+// it first appears). The line may be indented, inside a function: the
+// included text is indented likewise, and its functions are then built
+// only when that function runs (see coldOps in lua/includes/worker.lua).
 //
 //go:embed lua/*.lua lua/includes/*.lua
 var luaFS embed.FS
 
-var includeRe = regexp.MustCompile(`(?m)^--@include "([a-zA-Z0-9_]+)"\s*$`)
+var includeRe = regexp.MustCompile(`(?m)^([ \t]*)--@include "([a-zA-Z0-9_]+)"\s*$`)
 
 // loadSource returns the script with its includes expanded.
 func loadSource(name string) string {
@@ -26,9 +29,34 @@ func loadSource(name string) string {
 	if err != nil {
 		panic(fmt.Sprintf("queue: missing embedded script %s: %v", name, err))
 	}
-	seen := map[string]bool{}
-	src := includeRe.ReplaceAllStringFunc(string(b), func(line string) string {
-		inc := includeRe.FindStringSubmatch(line)[1]
+	return stripComments(dropUnused(expandIncludes(name, string(b), map[string]bool{}, 0)))
+}
+
+// stripComments drops the lines that hold only a comment, and blank lines
+// (the scripts use no long strings or long comments, which this would
+// cut). Redis hashes the text of a script sent with EVAL or SCRIPT LOAD
+// (~22 instructions per byte) and compiles it: about half of ours is
+// comments.
+func stripComments(src string) string {
+	lines := strings.Split(src, "\n")
+	out := lines[:0]
+	for _, l := range lines {
+		if t := strings.TrimSpace(l); t != "" && !strings.HasPrefix(t, "--") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// expandIncludes replaces the include lines of src (script name's text or
+// one of its includes) with the included files, depth levels down.
+func expandIncludes(name, src string, seen map[string]bool, depth int) string {
+	if depth > 4 {
+		panic(fmt.Sprintf("queue: script %s: includes nested too deep", name))
+	}
+	return includeRe.ReplaceAllStringFunc(src, func(line string) string {
+		m := includeRe.FindStringSubmatch(line)
+		indent, inc := m[1], m[2]
 		if seen[inc] {
 			return ""
 		}
@@ -37,9 +65,18 @@ func loadSource(name string) string {
 		if err != nil {
 			panic(fmt.Sprintf("queue: script %s includes missing %s", name, inc))
 		}
-		return strings.TrimRight(string(ib), "\n")
+		text := expandIncludes(name, strings.TrimRight(string(ib), "\n"), seen, depth+1)
+		if indent == "" {
+			return text
+		}
+		lines := strings.Split(text, "\n")
+		for i, l := range lines {
+			if l != "" {
+				lines[i] = indent + l
+			}
+		}
+		return strings.Join(lines, "\n")
 	})
-	return dropUnused(src)
 }
 
 var (

@@ -18,6 +18,7 @@
 -- Returns {0, ''} when stored, else {code, jobId}: -5 the parent of node
 -- jobId does not exist; -7 node jobId exists with another live parent.
 --@include "common"
+--@include "ready"
 
 local now = ARGV[1]
 local n = tonumber(ARGV[2])

@@ -19,12 +19,14 @@
 -- not a scheduler; 3 = scheduler removed; 4 = the started job is not the
 -- scheduler's current iteration; 5 = no next time.
 --@include "common"
+--@include "ready"
 --@include "worker"
 
 local prefix = ARGV[1]
 local sid = ARGV[2]
 local now = tonumber(ARGV[4])
-local schedKey = Q.rep .. ':' .. sid
+local repKey = prefix .. 'repeat'
+local schedKey = repKey .. ':' .. sid
 
 -- Integer millis as text ("%d": exact up to 2^53, never exponent form).
 local function ms(n)
@@ -34,7 +36,7 @@ end
 if ARGV[8] == '1' and redis.call('HEXISTS', schedKey, 'ic') == 0 then
   return {0, ''}
 end
-local prev = redis.call('ZSCORE', Q.rep, sid)
+local prev = redis.call('ZSCORE', repKey, sid)
 if not prev then
   return {3, ''}
 end
@@ -68,9 +70,9 @@ if redis.call('EXISTS', jobKey) == 1 then
   return {2, nextId}
 end
 
-redis.call('ZADD', Q.rep, nextMs, sid)
+redis.call('ZADD', repKey, nextMs, sid)
 redis.call('HINCRBY', schedKey, 'ic', 1)
-redis.call('INCR', Q.id)
+redis.call('INCR', prefix .. 'id')
 
 local delay = nextMs - now
 if delay < 0 then
@@ -98,7 +100,7 @@ if delay > 0 then
   emit(Q.events, maxEv, 'delayed', 'jobId', nextId, 'delay', due)
   marker1(Q.marker, Q.delayed)
 else
-  enqueueReady(Q.wait, Q.prioritized, Q.pc, Q.marker, nextId, priority, ARGV[12] == '1',
+  enqueueReady(Q.wait, prefix .. 'prioritized', prefix .. 'pc', Q.marker, nextId, priority, ARGV[12] == '1',
     pausedOrMaxed(Q.meta, Q.active))
   emit(Q.events, maxEv, 'waiting', 'jobId', nextId)
 end

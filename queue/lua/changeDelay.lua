@@ -4,6 +4,7 @@
 -- ARGV[1] delay ms  ARGV[2] now ms  ARGV[3] job id  ARGV[4] job hash key
 -- Returns 0, -1 the job does not exist, -3 the job is not delayed.
 --@include "common"
+--@include "ready"
 local id = ARGV[3]
 local delay = tonumber(ARGV[1])
 if redis.call('EXISTS', ARGV[4]) ~= 1 then

@@ -4,6 +4,7 @@
 -- ARGV[1] priority  ARGV[2] key base "P:N:"  ARGV[3] job id  ARGV[4] "1" lifo
 -- Returns 0, or -1 when the job does not exist.
 --@include "common"
+--@include "ready"
 local id = ARGV[3]
 local jobKey = ARGV[2] .. id
 local prio = tonumber(ARGV[1])

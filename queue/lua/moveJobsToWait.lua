@@ -7,6 +7,7 @@
 -- ARGV[1] count  ARGV[2] max score  ARGV[3] state name
 -- Returns 1 when the batch was full (call again), else 0.
 --@include "common"
+--@include "ready"
 local limit = tonumber(ARGV[1])
 local state = ARGV[3]
 local pm = pausedOrMaxed(KEYS[6], KEYS[7])

@@ -33,21 +33,13 @@ local limMax = tonumber(ARGV[4]) or 0
 local limDur = tonumber(ARGV[5]) or 0
 local workerName = ARGV[6]
 local metricsMax = tonumber(ARGV[7]) or 0
-local cold -- coldOps(), built on first use
 
 local meta = readMeta()
+-- the events MAXLEN; when absent from meta, written there the first time
+-- a job gets past its checks (evAbsent false after that)
 local maxEv, evAbsent = maxLenArg(meta[5])
--- the events MAXLEN, written to meta the first time a job needs it
-local function evMax()
-  if evAbsent then
-    redis.call('HSET', Q.meta, 'opts.maxLenEvents', maxEv)
-    evAbsent = false
-  end
-  return maxEv
-end
 
-local done = {completed = 0, failed = 0} -- finished jobs, for metrics
-local rare -- rareOps(), built on first use
+local nCompleted, nFailed = 0, 0 -- finished jobs, for metrics
 local out = {}
 local i = 8
 -- Each record's steps run inline in this loop (a function per record
@@ -97,13 +89,13 @@ while i <= #ARGV do
         local c, a, l = string.match(keep, '^(-?%d+),([%d.]+),(%d+)$')
         count, age, limit = tonumber(c) or -1, tonumber(a) or 0, tonumber(l) or 0
       end
-      if count ~= 0 then
-        dropLock(jobKey, jobId, token)
-      elseif token ~= '0' then
-        -- the lock goes with the job's keys below: one DEL instead of two
-        unstall(jobId)
+      -- when the job is removed, its lock goes with its keys below: one
+      -- DEL instead of two
+      dropLock(jobKey, jobId, token, count == 0)
+      if evAbsent then
+        redis.call('HSET', Q.meta, 'opts.maxLenEvents', maxEv)
+        evAbsent = false
       end
-      local maxEv = evMax()
 
       -- deduplication release (§9.5)
       if f[4] then
@@ -114,13 +106,13 @@ while i <= #ARGV do
         elseif ttl == -1 and redis.call('GET', deKey) == jobId then
           redis.call('DEL', deKey)
         end
-        cold = cold or coldOps()
-        cold.requeueStashed(prefix, f[4], now, maxEv)
+        local ops = flowOps()
+        ops.requeueStashed(prefix, f[4], now, maxEv)
       end
 
       if f[2] or f[3] then
-        cold = cold or coldOps()
-        cold.updateParent(jobKey, f[2], f[3], completed, value, now)
+        local ops = flowOps()
+        ops.updateParent(jobKey, f[2], f[3], completed, value, now)
       end
 
       local atm = (tonumber(f[5]) or 0) + 1
@@ -128,10 +120,11 @@ while i <= #ARGV do
 
       -- retention (§9.9 step 10); every job removed here is detached from
       -- its parent first (removeFinished, detachFromParent)
-      local targetKey, property, target = Q.completed, 'returnvalue', 'completed'
+      local property, target = 'returnvalue', 'completed'
       if not completed then
-        targetKey, property, target = Q.failed, 'failedReason', 'failed'
+        property, target = 'failedReason', 'failed'
       end
+      local targetKey = prefix .. target
       if count ~= 0 then
         redis.call('ZADD', targetKey, nowS, jobId)
         if completed then
@@ -152,9 +145,9 @@ while i <= #ARGV do
           -- be fractional (0.5 = 500 ms)
           local old = redis.call('ZREVRANGEBYSCORE', targetKey, now - age * 1000, '-inf', 'LIMIT', 0, limit)
           if #old > 0 then
-            cold = cold or coldOps()
+            local ops = flowOps()
             for _, id in ipairs(old) do
-              cold.removeFinished(prefix, id)
+              ops.removeFinished(prefix, id)
             end
             redis.call('ZREM', targetKey, unpack(old))
           end
@@ -167,9 +160,9 @@ while i <= #ARGV do
               extra = 10000
             end
             local old = redis.call('ZRANGE', targetKey, 0, extra - 1)
-            cold = cold or coldOps()
+            local ops = flowOps()
             for _, id in ipairs(old) do
-              cold.removeFinished(prefix, id)
+              ops.removeFinished(prefix, id)
             end
             redis.call('ZREMRANGEBYRANK', targetKey, 0, extra - 1)
           end
@@ -178,8 +171,8 @@ while i <= #ARGV do
         -- removed at once: detach from the parent (a failed child without
         -- a policy is still one of its dependencies), then delete
         if f[2] and f[2] ~= '' then
-          cold = cold or coldOps()
-          cold.detachFromParent(jobKey, f[2], false)
+          local ops = flowOps()
+          ops.detachFromParent(jobKey, f[2], false)
         end
         if token ~= '0' then
           removeJobKeys(jobKey, jobKey .. ':lock')
@@ -194,13 +187,17 @@ while i <= #ARGV do
       if not completed and atm >= (tonumber(attempts) or 0) then
         emit(Q.events, nil, 'retries-exhausted', 'jobId', jobId, 'attemptsMade', atmS)
       end
-      done[target] = done[target] + 1
+      if completed then
+        nCompleted = nCompleted + 1
+      else
+        nFailed = nFailed + 1
+      end
 
       -- the next job for the freed slot
       if nextToken ~= '' then
         if cold then
-          -- a flow or dedup step may have delayed a job to now
-          once.promoted = false
+          -- a flow, dedup or retry step may have delayed a job to now
+          promoted = false
         end
         local r, pm = fetchJob(meta, prefix, now, nowS, nextToken, lockMs, limMax, limDur, workerName)
         if r[1] ~= 0 or r[3] > 0 or r[4] > 0 or pm then
@@ -209,16 +206,19 @@ while i <= #ARGV do
         end
       end
       if redis.call('LLEN', Q.wait) == 0 and redis.call('LLEN', Q.active) == 0
-        and redis.call('ZCARD', Q.prioritized) == 0 then
+        and redis.call('ZCARD', prefix .. 'prioritized') == 0 then
         emit(Q.events, nil, 'drained')
       end
     until true
   elseif kind == 'd' or kind == 'r' then
-    rare = rare or rareOps()
+    local ops = coldOps()
     if kind == 'd' then
-      rc = rare.retryLater(prefix, jobId, now, token, ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], evMax)
+      rc = ops.retryLater(prefix, jobId, now, token, ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], maxEv, evAbsent)
     else
-      rc = rare.retryNow(prefix, jobId, now, token, ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], evMax)
+      rc = ops.retryNow(prefix, jobId, now, token, ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], maxEv, evAbsent)
+    end
+    if rc == 0 then
+      evAbsent = false
     end
     i = i + 6
   else
@@ -230,11 +230,12 @@ end
 -- Metrics of this call's finished jobs, recorded at the end: they share
 -- `now`, so one update per series leaves what one per job would.
 if metricsMax > 0 then
-  rare = rare or rareOps()
-  for target, n in pairs(done) do
-    if n > 0 then
-      rare.recordMetrics(prefix .. 'metrics:' .. target, n, now, nowS, metricsMax)
-    end
+  local ops = coldOps()
+  if nCompleted > 0 then
+    ops.recordMetrics(prefix .. 'metrics:completed', nCompleted, now, nowS, metricsMax)
+  end
+  if nFailed > 0 then
+    ops.recordMetrics(prefix .. 'metrics:failed', nFailed, now, nowS, metricsMax)
   end
 end
 return out

@@ -9,26 +9,27 @@
 -- Returns the limiter's PTTL in ms (0 when it has none), or -1 job missing, -2 lock missing, -6 lock mismatch, -3 not
 -- active.
 --@include "common"
+--@include "ready"
 --@include "worker"
 
 local prefix = ARGV[1]
 local jobId = ARGV[2]
 local token = ARGV[3]
 local jobKey = prefix .. jobId
-local rc = leaveActive(jobKey, jobId, token, 1)
+local rc = coldOps().leaveActive(jobKey, jobId, token, 1)
 if rc ~= 0 then
   return rc
 end
 local maxEv = maxEvents(Q.meta)
 local priority = tonumber(redis.call('HGET', jobKey, 'priority')) or 0
 if priority > 0 then
-  redis.call('ZADD', Q.prioritized, priority * 4294967296, jobId)
+  redis.call('ZADD', prefix .. 'prioritized', priority * 4294967296, jobId)
 else
   redis.call('RPUSH', Q.wait, jobId)
 end
 marker0(Q.marker, pausedOrMaxed(Q.meta, Q.active))
 emit(Q.events, maxEv, 'waiting', 'jobId', jobId, 'prev', 'active')
-local ttl = redis.call('PTTL', Q.limiter)
+local ttl = redis.call('PTTL', prefix .. 'limiter')
 if ttl > 0 then
   return ttl
 end

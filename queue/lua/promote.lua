@@ -3,6 +3,7 @@
 -- ARGV[1] key base "P:N:"  ARGV[2] job id
 -- Returns 0, or -3 when the job is not delayed.
 --@include "common"
+--@include "ready"
 local id = ARGV[2]
 if redis.call('ZREM', KEYS[1], id) ~= 1 then
   return -3

@@ -6,6 +6,7 @@
 -- ARGV[6] "1" reset ats
 -- Returns 1, -1 the job does not exist, -3 it is not in that state.
 --@include "common"
+--@include "ready"
 local jobKey, id = KEYS[1], ARGV[1]
 if redis.call('EXISTS', jobKey) ~= 1 then
   return -1

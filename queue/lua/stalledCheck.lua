@@ -13,14 +13,16 @@
 -- Returns the recovered job ids ({} when another checker ran this
 -- interval).
 --@include "common"
+--@include "ready"
 --@include "worker"
 
 local prefix = ARGV[1]
 local maxStalled = tonumber(ARGV[2])
-if ARGV[5] ~= '1' and redis.call('EXISTS', Q.stalledCheck) == 1 then
+local checkKey = prefix .. 'stalled-check'
+if ARGV[5] ~= '1' and redis.call('EXISTS', checkKey) == 1 then
   return {}
 end
-redis.call('SET', Q.stalledCheck, ARGV[3], 'PX', tonumber(ARGV[4]))
+redis.call('SET', checkKey, ARGV[3], 'PX', tonumber(ARGV[4]))
 local maxEv = maxEvents(Q.meta)
 redis.call('XTRIM', Q.events, 'MAXLEN', '~', maxEv)
 
@@ -39,7 +41,7 @@ if #ids > 0 then
         if stc > maxStalled then
           local rjk = redis.call('HGET', jobKey, 'rjk')
           local live = rjk and (redis.call('EXISTS', prefix .. 'repeat:' .. rjk) == 1
-            or redis.call('ZSCORE', Q.rep, rjk))
+            or redis.call('ZSCORE', prefix .. 'repeat', rjk))
           if not live then
             redis.call('HSET', jobKey, 'defa', 'job stalled more than allowable limit')
           end

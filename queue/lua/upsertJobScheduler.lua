@@ -19,6 +19,7 @@
 -- Returns {iteration id, delay}, or -10 (a cron iteration id is taken),
 -- -11 (32 consecutive every slots are taken).
 --@include "common"
+--@include "ready"
 
 local prefix, sid = ARGV[1], ARGV[2]
 local now = tonumber(ARGV[3])

@@ -1,6 +1,7 @@
 -- Shared functions for removing jobs (Queue.Remove, Drain, Clean,
 -- Obliterate; protocol §9.15, §9.16). Written for this project from the
 -- protocol text. Needs the "common" include first.
+--@include "ready"
 
 -- The id and the queue prefix "P:q:" of a job key "P:q:id" (the id is
 -- what follows the last colon, as BullMQ reads it).

@@ -1,5 +1,7 @@
 -- Shared worker-side functions (protocol §9.7–§9.12). Written for this
--- project from the protocol text. Needs the "common" include first.
+-- project from the protocol text. Needs the "common" include first; a
+-- script that calls the "ready" functions itself includes "ready" before
+-- this (else this includes it inside coldOps).
 --
 -- Every worker script receives the queue's meta key as KEYS[1] (so a
 -- Cluster client routes the call to the queue's slot) and the key prefix
@@ -7,176 +9,28 @@
 -- prefix, which costs Redis less than receiving them (~11k instructions
 -- per call for 15 keys). Every key is one of the queue's own, so a hash tag
 -- in the prefix or the name keeps all of them in one Cluster slot.
-local Q
-do
-  local p = ARGV[1]
-  Q = {
-    wait = p .. 'wait', active = p .. 'active', prioritized = p .. 'prioritized', pc = p .. 'pc',
-    delayed = p .. 'delayed', marker = p .. 'marker', events = p .. 'events', meta = KEYS[1],
-    limiter = p .. 'limiter', stalled = p .. 'stalled', stalledCheck = p .. 'stalled-check',
-    completed = p .. 'completed', failed = p .. 'failed', rep = p .. 'repeat', id = p .. 'id',
-  }
-end
+--
+-- Q holds the keys a finish or fetch uses on every call; the others are
+-- built where used (P .. 'prioritized'): Redis runs a script's whole body
+-- on every call, and each key built costs ~0.8k instructions.
+local P = ARGV[1]
+local Q = {
+  wait = P .. 'wait', active = P .. 'active', delayed = P .. 'delayed', marker = P .. 'marker',
+  events = P .. 'events', meta = KEYS[1], stalled = P .. 'stalled',
+}
 
 -- What one call has already done and need not repeat for its next job:
 -- promoted the due delayed jobs (at the call's one `now`; false again once
 -- something that may delay a job to now has run, see moveToFinished),
 -- written the marker, found the stalled set absent (nothing in a worker
 -- script but the stalled check, which does not use this, adds to it).
-local once = {promoted = false, marked = false, noStalled = nil}
-
--- PROMOTE once per call: a second promotion at the same `now` finds
--- nothing, unless the first hit its 1000-job bound.
-local function promoteOnce(prefix, now)
-  if not once.promoted then
-    once.promoted = promoteDelayed(Q, prefix, now) < 1000
-  end
-end
-
--- SREM jobId from stalled, unless the set is known to be absent.
-local function unstall(jobId)
-  if once.noStalled == nil then
-    once.noStalled = redis.call('EXISTS', Q.stalled) == 0
-  end
-  if not once.noStalled then
-    redis.call('SREM', Q.stalled, jobId)
-  end
-end
-
--- Earliest delayed due time (ms), 0 when nothing is delayed.
-local function nextDelayed()
-  local first = redis.call('ZRANGE', Q.delayed, 0, 0, 'WITHSCORES')
-  if first[2] then
-    return math.floor(tonumber(first[2]) / 4096)
-  end
-  return 0
-end
+-- Plain locals, not a table: one table less to build per call.
+local promoted, marked, noStalled = false, false, nil
 
 -- Read the meta fields fetchJob needs (one HMGET): paused, concurrency,
 -- max, duration, opts.maxLenEvents.
 local function readMeta()
   return redis.call('HMGET', Q.meta, 'paused', 'concurrency', 'max', 'duration', 'opts.maxLenEvents')
-end
-
--- moveToActive (§9.7). Returns the reply {fields, id, rateLimitTTL,
--- nextDelayed} and whether the queue was paused or maxed. m is readMeta().
--- nowS / lockDuration: now and the lock duration (ms) as strings.
--- limMax / limDuration: the worker's limiter (0 = none).
-local function fetchJob(m, prefix, now, nowS, token, lockDuration, limMax, limDuration, workerName)
-  local pm = false
-  if m[1] then
-    pm = true
-  elseif m[2] then
-    local c = tonumber(m[2])
-    if c and redis.call('LLEN', Q.active) >= c then
-      pm = true
-    end
-  end
-  promoteOnce(prefix, now)
-
-  local maxJobs = tonumber(m[3])
-  if not maxJobs and limMax > 0 then
-    maxJobs = limMax
-  end
-  if maxJobs then
-    local cur = tonumber(redis.call('GET', Q.limiter)) or 0
-    if cur >= maxJobs then
-      local ttl = redis.call('PTTL', Q.limiter)
-      if ttl > 0 then
-        return {0, 0, ttl, 0}, false
-      end
-      redis.call('DEL', Q.limiter)
-    end
-  end
-  if pm then
-    return {0, 0, 0, 0}, true
-  end
-  local duration = limDuration
-  if duration <= 0 then
-    duration = tonumber(m[4]) or 0
-  end
-
-  local id = redis.call('RPOPLPUSH', Q.wait, Q.active)
-  while id and string.sub(id, 1, 2) == '0:' do
-    -- legacy v4 marker entry: drop it and pop again
-    redis.call('LREM', Q.active, 1, id)
-    id = redis.call('RPOPLPUSH', Q.wait, Q.active)
-  end
-  if not id then
-    local p = redis.call('ZPOPMIN', Q.prioritized)
-    if p[1] then
-      id = p[1]
-      redis.call('LPUSH', Q.active, id)
-    else
-      redis.call('DEL', Q.pc)
-    end
-  end
-  if not id then
-    return {0, 0, 0, nextDelayed()}, false
-  end
-
-  local jobKey = prefix .. id
-  -- Read the hash once, then write processedOn / ats / pb and patch the
-  -- returned copy, instead of HINCRBY + HGETALL.
-  local h = redis.call('HGETALL', jobKey)
-  local iAts, iPo, iPb, hasDefa
-  for i = 1, #h, 2 do
-    local f = h[i]
-    if f == 'ats' then
-      iAts = i + 1
-    elseif f == 'processedOn' then
-      iPo = i + 1
-    elseif f == 'pb' then
-      iPb = i + 1
-    elseif f == 'defa' then
-      hasDefa = true
-    end
-  end
-  local ats = 1
-  if iAts then
-    ats = (tonumber(h[iAts]) or 0) + 1
-  end
-  if maxJobs and not hasDefa then
-    if redis.call('INCR', Q.limiter) == 1 and duration > 0 then
-      redis.call('PEXPIRE', Q.limiter, math.floor(math.abs(duration)))
-    end
-  end
-  if token ~= '0' then
-    redis.call('SET', jobKey .. ':lock', token, 'PX', lockDuration)
-  end
-  emit(Q.events, nil, 'active', 'jobId', id, 'prev', 'waiting')
-  local atsS = int(ats)
-  if workerName ~= '' then
-    redis.call('HSET', jobKey, 'processedOn', nowS, 'ats', atsS, 'pb', workerName)
-  else
-    redis.call('HSET', jobKey, 'processedOn', nowS, 'ats', atsS)
-  end
-  -- patch the copy (no closure: this runs once per fetched job)
-  local n = #h
-  if iAts then
-    h[iAts] = atsS
-  else
-    h[n + 1], h[n + 2] = 'ats', atsS
-    n = n + 2
-  end
-  if iPo then
-    h[iPo] = nowS
-  else
-    h[n + 1], h[n + 2] = 'processedOn', nowS
-    n = n + 2
-  end
-  if workerName ~= '' then
-    if iPb then
-      h[iPb] = workerName
-    else
-      h[n + 1], h[n + 2] = 'pb', workerName
-    end
-  end
-  if not once.marked then
-    redis.call('ZADD', Q.marker, '0', '0')
-    once.marked = true
-  end
-  return {h, id, 0, 0}, false
 end
 
 -- Lock check of every exit from active: 0 ok, -2 missing, -6 mismatch.
@@ -195,46 +49,88 @@ local function checkLock(jobKey, token)
   return 0
 end
 
-local function dropLock(jobKey, jobId, token)
-  if token ~= '0' then
+-- Drop a job's lock (unless withKeys: the caller deletes it along with the
+-- job's keys) and take the job out of `stalled`, unless the set is known
+-- to be absent. Token '0' (a job taken without a lock) skips both.
+local function dropLock(jobKey, jobId, token, withKeys)
+  if token == '0' then
+    return
+  end
+  if not withKeys then
     redis.call('DEL', jobKey .. ':lock')
-    unstall(jobId)
+  end
+  if noStalled == nil then
+    noStalled = redis.call('EXISTS', Q.stalled) == 0
+  end
+  if not noStalled then
+    redis.call('SREM', Q.stalled, jobId)
   end
 end
 
--- Take a job out of active for a retry or a move back: -1 job missing,
--- -2/-6 lock, -3 not active; else 0 with the lock dropped. lremCount is
--- LREM's count (-1 from the tail, 1 from the head).
-local function leaveActive(jobKey, jobId, token, lremCount)
-  if redis.call('EXISTS', jobKey) == 0 then
-    return -1
+-- What most calls have no use for, built only when a call needs it (once
+-- per call): the "ready" functions, the promotion of due delayed jobs, the
+-- retry and metrics steps of moveToFinished, the exit from active of
+-- moveToWait. Redis runs a script's whole body on every call: every
+-- function a script defines at its top level is a closure built on every
+-- call, with its upvalues bound (~270 instructions each), and most calls
+-- (nothing delayed due, no retry, no metrics) need none of these. Returns
+-- them in a table, the "ready" functions included (for flowOps).
+-- (cold: the table coldOps returns, once built in this call)
+local cold
+local function coldOps()
+  if cold then
+    return cold
   end
-  local lc = checkLock(jobKey, token)
-  if lc ~= 0 then
-    return lc
-  end
-  if redis.call('LREM', Q.active, lremCount, jobId) == 0 then
-    return -3
-  end
-  dropLock(jobKey, jobId, token)
-  return 0
-end
+  --@include "ready"
 
--- The retry and metrics steps of moveToFinished, built only when a call
--- has a retry or records metrics: every function a script defines at its
--- top level is a closure built on every call (see coldOps). Returns them
--- in a table.
-local function rareOps()
+  -- PROMOTE (§7): move the due delayed jobs `ids` (looked up by the fetch)
+  -- to wait or prioritized.
+  local function promote(prefix, ids)
+    redis.call('ZREM', Q.delayed, unpack(ids))
+    for _, id in ipairs(ids) do
+      local jobKey = prefix .. id
+      local p = tonumber(redis.call('HGET', jobKey, 'priority')) or 0
+      if p > 0 then
+        redis.call('ZADD', prefix .. 'prioritized', priorityScore(prefix .. 'pc', p), id)
+      else
+        redis.call('LPUSH', Q.wait, id)
+      end
+      emit(Q.events, nil, 'waiting', 'jobId', id, 'prev', 'delayed')
+      redis.call('HSET', jobKey, 'delay', 0)
+    end
+    marker0(Q.marker, pausedOrMaxed(Q.meta, Q.active))
+  end
+
+  -- Take a job out of active for a retry or a move back: -1 job missing,
+  -- -2/-6 lock, -3 not active; else 0 with the lock dropped. lremCount is
+  -- LREM's count (-1 from the tail, 1 from the head).
+  local function leaveActive(jobKey, jobId, token, lremCount)
+    if redis.call('EXISTS', jobKey) == 0 then
+      return -1
+    end
+    local lc = checkLock(jobKey, token)
+    if lc ~= 0 then
+      return lc
+    end
+    if redis.call('LREM', Q.active, lremCount, jobId) == 0 then
+      return -3
+    end
+    dropLock(jobKey, jobId, token)
+    return 0
+  end
+
   -- moveToDelayed (§9.10): a failed attempt comes back after delay ms
-  -- (delay: the ARGV string). evMax() gives the events MAXLEN (writing it to
-  -- meta when absent). Returns 0, or leaveActive's refusal.
-  local function retryLater(prefix, jobId, now, token, delay, reason, stack, evMax)
+  -- (delay: the ARGV string). maxEv: the events MAXLEN, written to meta
+  -- first when writeMax. Returns 0, or leaveActive's refusal.
+  local function retryLater(prefix, jobId, now, token, delay, reason, stack, maxEv, writeMax)
     local jobKey = prefix .. jobId
     local rc = leaveActive(jobKey, jobId, token, -1)
     if rc ~= 0 then
       return rc
     end
-    local maxEv = evMax()
+    if writeMax then
+      redis.call('HSET', Q.meta, 'opts.maxLenEvents', maxEv)
+    end
     redis.call('HSET', jobKey, 'failedReason', reason, 'stacktrace', stack, 'delay', delay)
     redis.call('HINCRBY', jobKey, 'atm', 1)
     local due = now + tonumber(delay)
@@ -245,20 +141,29 @@ local function rareOps()
   end
 
   -- retryJob (§9.10, no backoff): a failed attempt goes straight back to
-  -- wait (or prioritized); lifo "1" puts it at the head. Returns 0, or
-  -- leaveActive's refusal.
-  local function retryNow(prefix, jobId, now, token, lifo, reason, stack, evMax)
+  -- wait (or prioritized); lifo "1" puts it at the head. maxEv, writeMax:
+  -- as retryLater. Returns 0, or leaveActive's refusal.
+  local function retryNow(prefix, jobId, now, token, lifo, reason, stack, maxEv, writeMax)
     local jobKey = prefix .. jobId
-    promoteOnce(prefix, now)
+    if not promoted then
+      -- as the fetch does
+      local ids = redis.call('ZRANGEBYSCORE', Q.delayed, '0', int((now + 1) * 4096 - 1), 'LIMIT', '0', '1000')
+      promoted = #ids < 1000
+      if #ids > 0 then
+        promote(prefix, ids)
+      end
+    end
     local rc = leaveActive(jobKey, jobId, token, -1)
     if rc ~= 0 then
       return rc
     end
-    local maxEv = evMax()
+    if writeMax then
+      redis.call('HSET', Q.meta, 'opts.maxLenEvents', maxEv)
+    end
     redis.call('HSET', jobKey, 'failedReason', reason, 'stacktrace', stack)
     local priority = tonumber(redis.call('HGET', jobKey, 'priority')) or 0
     local pm = pausedOrMaxed(Q.meta, Q.active)
-    enqueueReady(Q.wait, Q.prioritized, Q.pc, Q.marker, jobId, priority, lifo == '1', pm)
+    enqueueReady(Q.wait, P .. 'prioritized', P .. 'pc', Q.marker, jobId, priority, lifo == '1', pm)
     redis.call('HINCRBY', jobKey, 'atm', 1)
     emit(Q.events, maxEv, 'waiting', 'jobId', jobId, 'prev', 'active')
     return 0
@@ -298,15 +203,163 @@ local function rareOps()
     redis.call('HSET', key, 'prevCount', int(count), 'prevTS', nowS)
   end
 
-  return {retryLater = retryLater, retryNow = retryNow, recordMetrics = recordMetrics}
+  cold = {promote = promote, leaveActive = leaveActive, retryLater = retryLater,
+    retryNow = retryNow, recordMetrics = recordMetrics, pausedOrMaxed = pausedOrMaxed,
+    marker0 = marker0, marker1 = marker1, delayedScore = delayedScore,
+    priorityScore = priorityScore, enqueueReady = enqueueReady}
+  return cold
 end
 
--- The flow and deduplication helpers (parents, retention of children,
--- keepLastIfActive), built only when a finish needs them: Redis runs a
--- script's whole body on every call, and a closure per helper per call
--- is a cost most finishes (no parent, no dedup id, no retention trim)
--- have no use for. Returns them in a table.
-local function coldOps()
+-- moveToActive (§9.7). Returns the reply {fields, id, rateLimitTTL,
+-- nextDelayed} and whether the queue was paused or maxed. m is readMeta().
+-- nowS / lockDuration: now and the lock duration (ms) as strings.
+-- limMax / limDuration: the worker's limiter (0 = none).
+local function fetchJob(m, prefix, now, nowS, token, lockDuration, limMax, limDuration, workerName)
+  local pm = false
+  if m[1] then
+    pm = true
+  elseif m[2] then
+    local c = tonumber(m[2])
+    if c and redis.call('LLEN', Q.active) >= c then
+      pm = true
+    end
+  end
+  -- PROMOTE once per call: a second promotion at the same `now` finds
+  -- nothing, unless the first hit its 1000-job bound. Only the due ones'
+  -- lookup is here; moving them is cold.
+  if not promoted then
+    local ids = redis.call('ZRANGEBYSCORE', Q.delayed, '0', int((now + 1) * 4096 - 1), 'LIMIT', '0', '1000')
+    promoted = #ids < 1000
+    if #ids > 0 then
+      coldOps().promote(prefix, ids)
+    end
+  end
+
+  local maxJobs = tonumber(m[3])
+  if not maxJobs and limMax > 0 then
+    maxJobs = limMax
+  end
+  if maxJobs then
+    local limiter = prefix .. 'limiter'
+    local cur = tonumber(redis.call('GET', limiter)) or 0
+    if cur >= maxJobs then
+      local ttl = redis.call('PTTL', limiter)
+      if ttl > 0 then
+        return {0, 0, ttl, 0}, false
+      end
+      redis.call('DEL', limiter)
+    end
+  end
+  if pm then
+    return {0, 0, 0, 0}, true
+  end
+  local duration = limDuration
+  if duration <= 0 then
+    duration = tonumber(m[4]) or 0
+  end
+
+  local id = redis.call('RPOPLPUSH', Q.wait, Q.active)
+  while id and string.sub(id, 1, 2) == '0:' do
+    -- legacy v4 marker entry: drop it and pop again
+    redis.call('LREM', Q.active, 1, id)
+    id = redis.call('RPOPLPUSH', Q.wait, Q.active)
+  end
+  if not id then
+    local p = redis.call('ZPOPMIN', prefix .. 'prioritized')
+    if p[1] then
+      id = p[1]
+      redis.call('LPUSH', Q.active, id)
+    else
+      redis.call('DEL', prefix .. 'pc')
+    end
+  end
+  if not id then
+    -- the earliest delayed due time (ms), 0 when nothing is delayed
+    local first = redis.call('ZRANGE', Q.delayed, 0, 0, 'WITHSCORES')
+    if first[2] then
+      return {0, 0, 0, math.floor(tonumber(first[2]) / 4096)}, false
+    end
+    return {0, 0, 0, 0}, false
+  end
+
+  local jobKey = prefix .. id
+  -- Read the hash once, then write processedOn / ats / pb and patch the
+  -- returned copy, instead of HINCRBY + HGETALL.
+  local h = redis.call('HGETALL', jobKey)
+  local iAts, iPo, iPb, hasDefa
+  for i = 1, #h, 2 do
+    local f = h[i]
+    if f == 'ats' then
+      iAts = i + 1
+    elseif f == 'processedOn' then
+      iPo = i + 1
+    elseif f == 'pb' then
+      iPb = i + 1
+    elseif f == 'defa' then
+      hasDefa = true
+    end
+  end
+  local ats = 1
+  if iAts then
+    ats = (tonumber(h[iAts]) or 0) + 1
+  end
+  if maxJobs and not hasDefa then
+    if redis.call('INCR', prefix .. 'limiter') == 1 and duration > 0 then
+      redis.call('PEXPIRE', prefix .. 'limiter', math.floor(math.abs(duration)))
+    end
+  end
+  if token ~= '0' then
+    redis.call('SET', jobKey .. ':lock', token, 'PX', lockDuration)
+  end
+  emit(Q.events, nil, 'active', 'jobId', id, 'prev', 'waiting')
+  local atsS = int(ats)
+  if workerName ~= '' then
+    redis.call('HSET', jobKey, 'processedOn', nowS, 'ats', atsS, 'pb', workerName)
+  else
+    redis.call('HSET', jobKey, 'processedOn', nowS, 'ats', atsS)
+  end
+  -- patch the copy (no closure: this runs once per fetched job)
+  local n = #h
+  if iAts then
+    h[iAts] = atsS
+  else
+    h[n + 1], h[n + 2] = 'ats', atsS
+    n = n + 2
+  end
+  if iPo then
+    h[iPo] = nowS
+  else
+    h[n + 1], h[n + 2] = 'processedOn', nowS
+    n = n + 2
+  end
+  if workerName ~= '' then
+    if iPb then
+      h[iPb] = workerName
+    else
+      h[n + 1], h[n + 2] = 'pb', workerName
+    end
+  end
+  if not marked then
+    redis.call('ZADD', Q.marker, '0', '0')
+    marked = true
+  end
+  return {h, id, 0, 0}, false
+end
+
+-- The flow and deduplication helpers of moveToFinished (parents, retention
+-- of children, keepLastIfActive), built only when a finish needs them, once
+-- per call (a builder apart from coldOps, so that moveToActive, which may
+-- need coldOps, does not carry them). Returns them in a table.
+-- (flow: the table flowOps returns, once built in this call)
+local flow
+local function flowOps()
+  if flow then
+    return flow
+  end
+  local c = coldOps()
+  local pausedOrMaxed, marker0, marker1 = c.pausedOrMaxed, c.marker0, c.marker1
+  local delayedScore, priorityScore, enqueueReady = c.delayedScore, c.priorityScore, c.enqueueReady
+
   -- Release a parent out of waiting-children into its own queue (§9.9 step
   -- 8). parentQueue is "P:parentQueue" (no trailing colon). delay > 0 ⇒
   -- delayed with a `delayed` event only; else wait or prioritized with a
@@ -461,7 +514,7 @@ local function coldOps()
       return
     end
     local s = redis.call('HMGET', dnKey, 'name', 'data', 'opts', 'pk', 'pd', 'pdk', 'rjk', 'jid')
-    local counter = redis.call('INCR', Q.id)
+    local counter = redis.call('INCR', P .. 'id')
     local id = s[8] or tostring(counter)
     local optsJSON = s[3] or '{}'
     local ok, o = pcall(cjson.decode, optsJSON)
@@ -510,7 +563,7 @@ local function coldOps()
       emit(Q.events, maxEv, 'delayed', 'jobId', id, 'delay', due)
       marker1(Q.marker, Q.delayed)
     else
-      enqueueReady(Q.wait, Q.prioritized, Q.pc, Q.marker, id, priority, o['lifo'] == true,
+      enqueueReady(Q.wait, P .. 'prioritized', P .. 'pc', Q.marker, id, priority, o['lifo'] == true,
         pausedOrMaxed(Q.meta, Q.active))
       emit(Q.events, maxEv, 'waiting', 'jobId', id)
     end
@@ -520,6 +573,7 @@ local function coldOps()
     redis.call('DEL', dnKey)
   end
 
-  return {updateParent = updateParent, detachFromParent = detachFromParent,
+  flow = {updateParent = updateParent, detachFromParent = detachFromParent,
     removeFinished = removeFinished, requeueStashed = requeueStashed}
+  return flow
 end
