@@ -83,7 +83,7 @@ func (e *episode) fail(err error) {
 	e.failures++
 	if !e.failing {
 		e.failing, e.since = true, time.Now()
-		e.log.Warn("queue: "+e.what+" failing; retrying with backoff", slog.String("error", err.Error()))
+		e.log.Warn("[Queue] Redis operation failing; retrying with backoff", slog.String("operation", e.what), slog.String("error", err.Error()))
 	}
 }
 
@@ -91,7 +91,7 @@ func (e *episode) ok() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.failing {
-		e.log.Info("queue: "+e.what+" recovered",
+		e.log.Info("[Queue] Redis operation recovered", slog.String("operation", e.what),
 			slog.Duration("after", time.Since(e.since).Round(time.Millisecond)),
 			slog.Int("failures", e.failures))
 	}

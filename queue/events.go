@@ -348,7 +348,7 @@ func (qe *QueueEvents) run() {
 				return
 			}
 			if !failing {
-				qe.log.Warn("queue: reading events failed; retrying from the last id", "queue", qe.name,
+				qe.log.Warn("[Queue] reading events failed; retrying from the last id", "queue", qe.name,
 					"last_id", qe.LastEventID(), "err", err)
 			}
 			failing = true
@@ -361,7 +361,7 @@ func (qe *QueueEvents) run() {
 		}
 		if failing {
 			failing = false
-			qe.log.Info("queue: reading events again", "queue", qe.name, "last_id", qe.LastEventID())
+			qe.log.Info("[Queue] reading events again", "queue", qe.name, "last_id", qe.LastEventID())
 		}
 		for _, m := range msgs {
 			ev := decodeEvent(m)

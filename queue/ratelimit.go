@@ -64,7 +64,7 @@ func (w *Worker) moveLimitedBackToWait(job *Job, token string) {
 	if ttl, _ := res.(int64); ttl > 0 {
 		w.limitUntil.Store(w.now() + ttl)
 	}
-	w.log.Debug("queue: job moved back to wait: rate limited", slog.String("job", job.ID))
+	w.log.Debug("[Queue] job moved back to wait: rate limited", slog.String("job", job.ID))
 }
 
 // rateLimitWait is how long the fetch loop must wait for a rate limit a

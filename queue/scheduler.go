@@ -195,13 +195,13 @@ func (w *Worker) advanceScheduler(job *Job) {
 		if err == nil {
 			switch r.code {
 			case advCreated:
-				w.log.Debug("queue: scheduler advanced", slog.String("scheduler", job.RepeatJobKey),
+				w.log.Debug("[Queue] scheduler advanced", slog.String("scheduler", job.RepeatJobKey),
 					slog.String("next", r.nextID))
 			case advLegacy:
-				w.log.Error("queue: legacy repeatable job metadata is not supported (BullMQ v6); processing the job without a next iteration",
+				w.log.Error("[Queue] legacy repeatable job metadata is not supported (BullMQ v6); processing the job without a next iteration",
 					slog.String("job", job.ID), slog.String("repeatJobKey", job.RepeatJobKey))
 			case advSkipped:
-				w.log.Debug("queue: scheduler ends", slog.String("scheduler", job.RepeatJobKey), slog.String("reason", r.skip))
+				w.log.Debug("[Queue] scheduler ends", slog.String("scheduler", job.RepeatJobKey), slog.String("reason", r.skip))
 			}
 			return
 		}
@@ -211,7 +211,8 @@ func (w *Worker) advanceScheduler(job *Job) {
 		} else {
 			rerr = fmt.Errorf("queue: could not create the next iteration of scheduler %q: %w", job.RepeatJobKey, err)
 		}
-		w.log.Error(rerr.Error(), slog.String("job", job.ID))
+		w.log.Error("[Queue] could not create the next iteration of a job scheduler", slog.String("scheduler", job.RepeatJobKey),
+			slog.String("job", job.ID), slog.String("error", err.Error()))
 		w.emitEvent(WorkerEvent{Type: EventError, JobID: job.ID, Job: job, Err: rerr})
 		return
 	}

@@ -616,7 +616,7 @@ func (w *Worker) track(job *Job, token string, cancel context.CancelCauseFunc) *
 	w.mu.Unlock()
 	if old != nil && old.lost.CompareAndSwap(false, true) {
 		old.cancel(ErrLockLost)
-		w.log.Warn("queue: job fetched again while an earlier run held a lost lock; that run is cancelled",
+		w.log.Warn("[Queue] job fetched again while an earlier run held a lost lock; that run is cancelled",
 			slog.String("job", job.ID))
 		if !old.finishing.Load() { // else its finish reports the loss
 			w.emitEvent(WorkerEvent{Type: EventLockLost, JobID: job.ID, Job: old.job, Err: ErrLockLost})
@@ -679,7 +679,7 @@ func (w *Worker) process(r fetchReply, token string) (fetchReply, string, bool) 
 	}
 	aj.finishing.Store(true) // from here a refused renewal is the finish's business
 	if aj.lost.Load() {
-		w.log.Warn("queue: job lock lost; result discarded", slog.String("job", job.ID))
+		w.log.Warn("[Queue] job lock lost; result discarded", slog.String("job", job.ID))
 		return fetchReply{}, "", true
 	}
 	if herr != nil && isRateLimitError(herr) {
@@ -801,7 +801,7 @@ func (w *Worker) complete(job *Job, token, rv string) (fetchReply, string, bool)
 			ferr = Unrecoverable(errors.New("Cannot complete job " + job.ID +
 				" because it has at least one failed child. moveToFinished"))
 		}
-		w.log.Warn("queue: completion refused; failing the job", slog.String("job", job.ID),
+		w.log.Warn("[Queue] completion refused; failing the job", slog.String("job", job.ID),
 			slog.String("reason", ferr.Error()))
 		w.emitEvent(WorkerEvent{Type: EventError, JobID: job.ID, Job: job, Err: ferr})
 		return w.fail(job, token, ferr, "")
@@ -821,7 +821,7 @@ func (w *Worker) complete(job *Job, token, rv string) (fetchReply, string, bool)
 func (w *Worker) finishFailed(job *Job, op string, err error) {
 	if errors.Is(err, ErrLockMissing) || errors.Is(err, ErrLockMismatch) || errors.Is(err, ErrNotInState) ||
 		errors.Is(err, ErrJobNotFound) {
-		w.log.Warn("queue: could not "+op+" job: lock lost or job moved", slog.String("job", job.ID),
+		w.log.Warn("[Queue] could not finish the job: lock lost or job moved", slog.String("op", op), slog.String("job", job.ID),
 			slog.String("error", err.Error()))
 		w.emitEvent(WorkerEvent{Type: EventLockLost, JobID: job.ID, Job: job, Err: err})
 		return
@@ -912,7 +912,7 @@ func (w *Worker) retryDecision(job *Job, herr error) (retry bool, delay int64) {
 	}
 	d, ok := backoffDelay(job.Opts.Backoff, job.AttemptsMade+1, rand.Float64)
 	if !ok {
-		w.log.Warn("queue: unknown backoff type; failing the job without retry",
+		w.log.Warn("[Queue] unknown backoff type; failing the job without retry",
 			slog.String("job", job.ID), slog.String("type", job.Opts.Backoff.Type))
 		return false, 0
 	}
@@ -946,9 +946,9 @@ func (w *Worker) handBack(job *Job, token string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.runCtx), closeGrace)
 	defer cancel()
 	if _, err := scriptMoveToWait.run(ctx, w.c, job.ID, w.wkeys, w.k.base, job.ID, token); err != nil {
-		w.log.Warn("queue: could not hand back an interrupted job; the stalled check will recover it",
+		w.log.Warn("[Queue] could not hand back an interrupted job; the stalled check will recover it",
 			slog.String("job", job.ID), slog.String("error", err.Error()))
 		return
 	}
-	w.log.Info("queue: job interrupted by shutdown, moved back to wait", slog.String("job", job.ID))
+	w.log.Info("[Queue] job interrupted by shutdown, moved back to wait", slog.String("job", job.ID))
 }

@@ -129,7 +129,7 @@ func (w *Worker) sendFinishes(batch []*finishReq) {
 		err = errors.New("queue: moveToFinished: unexpected reply shape")
 	}
 	if len(batch) > 1 && !transient(err) {
-		w.log.Warn("queue: a batch of finishes failed; sending them one by one",
+		w.log.Warn("[Queue] a batch of finishes failed; sending them one by one",
 			slog.Int("jobs", len(batch)), slog.String("error", err.Error()))
 		for _, r := range batch {
 			w.sendFinishes([]*finishReq{r})

@@ -127,7 +127,7 @@ func (w *Worker) finishedBefore(job *Job, err error, maybeApplied, gone bool, wa
 		ok = po == strconv.FormatInt(job.ProcessedOn, 10) && atm == strconv.Itoa(job.AttemptsMade+1)
 	}
 	if ok {
-		w.log.Info("queue: a finish's reply was lost but Redis had applied it", slog.String("job", job.ID),
+		w.log.Info("[Queue] a finish's reply was lost but Redis had applied it", slog.String("job", job.ID),
 			slog.String("state", string(st)))
 	}
 	return ok

@@ -97,7 +97,7 @@ func (w *Worker) extendLocks(due []*activeJob) {
 				continue
 			}
 			aj.cancel(ErrLockLost)
-			w.log.Warn("queue: could not renew lock; job context cancelled", slog.String("job", aj.job.ID))
+			w.log.Warn("[Queue] could not renew lock; job context cancelled", slog.String("job", aj.job.ID))
 			w.emitEvent(WorkerEvent{Type: EventLockLost, JobID: aj.job.ID, Job: aj.job, Err: ErrLockLost})
 		}
 	}
@@ -149,7 +149,7 @@ func (w *Worker) stalledCheck(force bool) error {
 	arr, _ := res.([]any)
 	for _, v := range arr {
 		id, _ := v.(string)
-		w.log.Warn("queue: stalled job moved back to wait", slog.String("job", id))
+		w.log.Warn("[Queue] stalled job moved back to wait", slog.String("job", id))
 		w.emitEvent(WorkerEvent{Type: EventStalled, JobID: id})
 	}
 	return nil
