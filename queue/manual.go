@@ -157,9 +157,7 @@ func (j *Job) ExtendLock(ctx context.Context, token string, d time.Duration) err
 // next-token field, where the record has one, is empty), and returns the
 // record's refusal as an error.
 func (w *Worker) manualFinish(ctx context.Context, j *Job, now int64, rec ...any) error {
-	args := append(make([]any, 0, finishHeaderArgs+len(rec)),
-		w.k.base, now, w.lockMs, w.limMax, w.limDur, w.opts.Name, w.metricsMax)
-	res, err := scriptMoveToFinished.run(ctx, w.c, j.ID, w.wkeys, append(args, rec...)...)
+	res, err := scriptMoveToFinished.run(ctx, w.c, j.ID, w.wkeys, append(w.finishHeader(now, len(rec)), rec...)...)
 	if err != nil {
 		return err
 	}

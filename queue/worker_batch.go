@@ -23,6 +23,14 @@ const maxFinishBatch = 64
 // finishHeaderArgs is the number of ARGV before the first record.
 const finishHeaderArgs = 7
 
+// finishHeader returns moveToFinished's ARGV header (prefix, now, lock
+// duration, rate limit, worker name, metrics bound) with room for nrec
+// more arguments: the records.
+func (w *Worker) finishHeader(now int64, nrec int) []any {
+	return append(make([]any, 0, finishHeaderArgs+nrec),
+		w.k.base, now, w.lockMs, w.limMax, w.limDur, w.opts.Name, w.metricsMax)
+}
+
 // finishReq is one job's record waiting for, or sent in, a batch.
 type finishReq struct {
 	job   *Job
@@ -91,13 +99,11 @@ func (w *Worker) finishRecord(job *Job, token string, rec ...any) (res any, mayb
 // record is then sent again alone, and a record already applied is
 // refused as gone and recognised as done (finishedBefore).
 func (w *Worker) sendFinishes(batch []*finishReq) {
-	nargs := finishHeaderArgs
+	nrec := 0
 	for _, r := range batch {
-		nargs += len(r.rec)
+		nrec += len(r.rec)
 	}
-	args := make([]any, finishHeaderArgs, nargs)
-	args[0], args[2], args[3], args[4], args[5], args[6] =
-		w.k.base, w.lockMs, w.limMax, w.limDur, w.opts.Name, w.metricsMax
+	args := w.finishHeader(0, nrec) // now (args[1]) set per send below
 	for _, r := range batch {
 		args = append(args, r.rec...)
 	}

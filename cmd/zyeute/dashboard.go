@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sync"
 
 	"github.com/zyeute/zyeute-redis/dashboard"
 	"github.com/zyeute/zyeute-redis/httpjson"
@@ -33,7 +32,7 @@ func wireDashboard(ctx context.Context, a *app) error {
 	srv, err := dashboard.New(&dashboard.Options{
 		Redis: a.redis.Client(), Prefix: a.cfg.QueuePrefix, Sessions: store,
 		AdminToken: a.cfg.AdminToken.Reveal(), TrustProxy: a.cfg.HTTP.TrustProxy, Logger: a.logger,
-		Moderation: laterRoute(a, "GET /api/admin/moderation/stats"),
+		Moderation: mountedRoute(a, "GET /api/admin/moderation/stats"),
 	})
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)
@@ -45,24 +44,16 @@ func wireDashboard(ctx context.Context, a *app) error {
 	return nil
 }
 
-// laterRoute is the handler another extension mounts on pattern (found at
-// the first request, once every extension has run), without its admin
-// guard: the dashboard puts its own sign-in in front. 404 when none does.
-func laterRoute(a *app, pattern string) http.Handler {
-	var once sync.Once
-	var h http.Handler
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		once.Do(func() {
-			for _, rt := range a.routes {
-				if rt.Pattern == pattern {
-					h = rt.Handler
-				}
-			}
-		})
-		if h == nil {
-			httpjson.Error(w, http.StatusNotFound, "not available: nothing serves "+pattern)
-			return
+// mountedRoute is the handler an earlier wiring step (serve wires
+// moderation before the dashboard) mounted on pattern, without its admin
+// guard: the dashboard puts its own sign-in in front. 404 when none did.
+func mountedRoute(a *app, pattern string) http.Handler {
+	for _, rt := range a.routes {
+		if rt.Pattern == pattern {
+			return rt.Handler
 		}
-		h.ServeHTTP(w, r)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		httpjson.Error(w, http.StatusNotFound, "not available: nothing serves "+pattern)
 	})
 }
