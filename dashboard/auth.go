@@ -164,6 +164,9 @@ func (s *Server) liveSession(w http.ResponseWriter, r *http.Request, touch bool)
 			s.log.Warn("[Dashboard] unreadable session", "error", err.Error())
 		}
 		s.setCookie(w, r, "", true)
+		if why := s.expired.reason(ck.Value, s.o.Now()); why != "" {
+			return nil, &apiError{status: http.StatusUnauthorized, msg: why, code: "expired"}
+		}
 		return nil, unauth
 	}
 	if sess.Values[valRole] != roleAdm {
@@ -179,6 +182,7 @@ func (s *Server) liveSession(w http.ResponseWriter, r *http.Request, touch bool)
 		why = "session expired (idle for more than " + s.o.IdleTimeout.String() + "): sign in again"
 	}
 	if why != "" {
+		s.expired.add(sess.ID, why, now)
 		if err := s.o.Sessions.Delete(r.Context(), sess.ID); err != nil {
 			s.log.Warn("[Dashboard] expired session not yet deleted in Redis", "error", err.Error())
 		}
@@ -322,4 +326,48 @@ func (l *loginLimiter) fail(now time.Time) {
 		l.start, l.n = now, 0
 	}
 	l.n++
+}
+
+// expiredSessions remembers, for a minute, the sessions deleted because
+// they expired, so that the page's other requests already in flight with
+// the same cookie are told "expired" too rather than "not signed in"
+// (whichever answer the page reads first is what it shows). Bounded.
+type expiredSessions struct {
+	mu  sync.Mutex
+	ids map[string]expiredEntry
+}
+
+type expiredEntry struct {
+	why string
+	at  time.Time
+}
+
+const (
+	expiredMemory    = time.Minute
+	maxExpiredMemory = 1024
+)
+
+func (e *expiredSessions) add(id, why string, now time.Time) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ids == nil || len(e.ids) >= maxExpiredMemory {
+		old := e.ids
+		e.ids = make(map[string]expiredEntry)
+		for k, v := range old {
+			if now.Sub(v.at) < expiredMemory && len(e.ids) < maxExpiredMemory/2 {
+				e.ids[k] = v
+			}
+		}
+	}
+	e.ids[id] = expiredEntry{why: why, at: now}
+}
+
+// reason is why session id expired, if it did within the last minute.
+func (e *expiredSessions) reason(id string, now time.Time) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if v, ok := e.ids[id]; ok && now.Sub(v.at) < expiredMemory {
+		return v.why
+	}
+	return ""
 }

@@ -193,6 +193,11 @@ func TestTimeouts(t *testing.T) {
 	if _, err := b.store.Get(context.Background(), c.Value); err != session.ErrNotFound {
 		t.Errorf("expired session still stored: %v", err)
 	}
+	// The page's other requests in flight with the same cookie are told
+	// "expired" as well, not "not signed in".
+	if resp, body := b.req("GET", sess, cookieHdr(c, map[string]string{dashboard.BackgroundHeader: "1"}), ""); resp.StatusCode != 401 || body["code"] != "expired" {
+		t.Fatalf("second request with the expired session's cookie: %d %v", resp.StatusCode, body)
+	}
 
 	c, _ = b.login(nil)
 	for i := 0; i < 7; i++ { // used every 9 min, but the hour is up

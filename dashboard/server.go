@@ -93,8 +93,9 @@ type Server struct {
 	closed  chan struct{}
 	once    sync.Once
 
-	logins loginLimiter
-	queues queueCache
+	logins  loginLimiter
+	queues  queueCache
+	expired expiredSessions
 }
 
 // New checks the options and builds the Server.
